@@ -1,0 +1,119 @@
+/* cli: shared helpers for the subcommands (see cli.h). No subcommand logic. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int cli_add_env_file(struct cli_env *env, const char *path)
+{
+	if (env->nfiles >= CLI_MAX_ENV_FILES) {
+		fprintf(stderr, "pocket-id-sync: at most %d --env-file options\n", CLI_MAX_ENV_FILES);
+		return -1;
+	}
+	env->files[env->nfiles++] = path;
+	return 0;
+}
+
+int cli_load_config(const struct cli_env *env, unsigned needs, struct config *cfg)
+{
+	struct envmap m;
+	struct config_problems pr;
+	char err[512];
+	int rc;
+
+	envmap_init(&m);
+	if (config_gather(&m, env->files, env->nfiles, environ, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pocket-id-sync: --env-file %s\n", err);
+		envmap_free(&m);
+		memset(cfg, 0, sizeof(*cfg));
+		return -1;
+	}
+	rc = config_load(cfg, &m, needs, &pr);
+	envmap_free(&m);
+	for (size_t i = 0; i < pr.count; i++)
+		fprintf(stderr, "pocket-id-sync: %s\n", pr.line[i]);
+	if (rc == 0)
+		log_set_level(cfg->log_level);
+	return rc;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "pocket-id-sync %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'pocket-id-sync %s --help'.\n", cmd);
+	return EXIT_USAGE;
+}
+
+void cli_print_help(FILE *out, const char *cmd, const char *text)
+{
+	for (const struct subcommand *s = subcommands; s->name != NULL; s++) {
+		if (strcmp(s->name, cmd) == 0) {
+			fprintf(out, "Usage: pocket-id-sync %s %s\n\n%s.\n\n", s->name, s->args,
+				s->summary);
+			break;
+		}
+	}
+	fputs(text, out);
+}
+
+#define CLI_MAX_OPTS 16
+
+int cli_parse(int argc, char **argv, const char *help, const struct option *extra,
+	      cli_opt_fn on_opt, void *ctx, struct cli_env *env, int *first_arg)
+{
+	struct option opts[CLI_MAX_OPTS] = {
+		{"env-file", required_argument, NULL, 'e'},
+		{"help", no_argument, NULL, 'h'},
+	};
+	char shorts[2 * CLI_MAX_OPTS + 3] = "+h";
+	size_t n = 2, s = 2;
+	int c;
+
+	for (; extra != NULL && extra[n - 2].name != NULL && n + 1 < CLI_MAX_OPTS; n++) {
+		opts[n] = extra[n - 2];
+		if (opts[n].val < 128 && opts[n].flag == NULL) {
+			shorts[s++] = (char)opts[n].val;
+			if (opts[n].has_arg == required_argument)
+				shorts[s++] = ':';
+		}
+	}
+	shorts[s] = '\0';
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+		if (c == 'h') {
+			cli_print_help(stdout, argv[0], help);
+			return 1;
+		} else if (c == 'e') {
+			if (cli_add_env_file(env, optarg) == -1)
+				return -1;
+		} else if (c == '?' || c == ':' || on_opt == NULL) {
+			cli_usage_error(argv[0], "%s '%s'",
+					c == ':' ? "missing argument for" : "unknown option",
+					argv[optind - 1]);
+			return -1;
+		} else if (on_opt(c, optarg, ctx) == -1) {
+			return -1;
+		}
+	}
+	*first_arg = optind;
+	return 0;
+}
+
+int cli_no_operands(int argc, char **argv, int first_arg)
+{
+	if (first_arg < argc) {
+		cli_usage_error(argv[0], "unexpected argument '%s'", argv[first_arg]);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* cli: what the subcommands share: the subcommand table's entry type,
+ * --env-file handling, configuration loading with problem reporting, and
+ * exit codes. Each subcommand lives in its own cmd_*.c file. */
+#ifndef PIS_CLI_H
+#define PIS_CLI_H
+
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+#define CLI_MAX_ENV_FILES 16
+
+struct cli_env {
+	const char *files[CLI_MAX_ENV_FILES];
+	size_t nfiles;
+};
+
+struct subcommand {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *args;    /* synopsis after the name */
+	const char *summary; /* one line */
+};
+
+extern const struct subcommand subcommands[];
+
+/* Records one --env-file; prints an error and returns -1 past the limit. */
+int cli_add_env_file(struct cli_env *env, const char *path);
+/* Gathers env files + environment and loads cfg. On any problem prints one
+ * line per problem to stderr and returns -1 (the caller exits 2). On success
+ * also applies SYNC_LOG_LEVEL. */
+int cli_load_config(const struct cli_env *env, unsigned needs, struct config *cfg);
+/* Called for each option besides --env-file and --help: c is the option's
+ * val, arg its argument or NULL. Returns 0, or -1 after printing an error. */
+typedef int (*cli_opt_fn)(int c, const char *arg, void *ctx);
+
+/* Parses argv (argv[0] is the subcommand) with getopt_long: --env-file and
+ * --help are handled here, extra options (may be NULL) go to on_opt.
+ * Returns 0 with *first_arg set to the index of the first operand, 1 when help
+ * was printed (exit 0), or -1 after a usage error was printed (exit 2). */
+int cli_parse(int argc, char **argv, const char *help, const struct option *extra,
+	      cli_opt_fn on_opt, void *ctx, struct cli_env *env, int *first_arg);
+
+/* Prints a usage error when operands remain; returns 0 or -1. */
+int cli_no_operands(int argc, char **argv, int first_arg);
+/* Prints "unknown option" style usage for cmd to stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the help text of one subcommand (its synopsis plus text) to out. */
+void cli_print_help(FILE *out, const char *cmd, const char *text);
+
+/* Subcommand entry points. */
+int cmd_run(int argc, char **argv);
+int cmd_check_config(int argc, char **argv);
+int cmd_pubkey(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+#endif
