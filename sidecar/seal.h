@@ -1,0 +1,54 @@
+/* seal: the sealing layer of the sync protocol (proto/SPEC.md section 2):
+ * authenticated ECIES from the primary's static X25519 key to one
+ * recipient's static X25519 key. Wire = ephemeral public key (32) || nonce
+ * (12) || AES-256-GCM ciphertext || tag (16). It knows nothing about the
+ * payload document inside. */
+#ifndef PIS_SEAL_H
+#define PIS_SEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+
+#define SEAL_EPH_LEN 32
+#define SEAL_NONCE_LEN 12
+#define SEAL_TAG_LEN 16
+#define SEAL_OVERHEAD (SEAL_EPH_LEN + SEAL_NONCE_LEN + SEAL_TAG_LEN)
+#define SEAL_INFO "pocket-id-sync-v1"
+
+enum seal_status {
+	SEAL_OK = 0,
+	SEAL_ERR_MALFORMED, /* shorter than SEAL_OVERHEAD */
+	SEAL_ERR_TOO_LARGE, /* longer than the caller's limit */
+	SEAL_ERR_WEAK_KEY,  /* an X25519 result was all zero */
+	SEAL_ERR_AUTH,	    /* tag mismatch: altered, wrong recipient or wrong sender */
+	SEAL_ERR_INTERNAL,  /* OpenSSL or allocation failure */
+};
+
+/* A one-line, human description of a status. */
+const char *seal_strerror(enum seal_status st);
+
+/* Seals pt for recipient_pub with a fresh ephemeral key and random nonce.
+ * On success *out is a malloc'd wire message of pt_len + SEAL_OVERHEAD
+ * bytes (caller frees). */
+enum seal_status seal_seal(const struct node_key *sender, const uint8_t recipient_pub[static 32],
+			   const uint8_t *pt, size_t pt_len, uint8_t **out, size_t *out_len);
+
+/* The same with a given ephemeral private key and nonce: for test vectors
+ * only; production code never reuses either. */
+enum seal_status seal_seal_with(const struct node_key *sender,
+				const uint8_t recipient_pub[static 32],
+				const uint8_t eph_priv[static 32],
+				const uint8_t nonce[static SEAL_NONCE_LEN], const uint8_t *pt,
+				size_t pt_len, uint8_t **out, size_t *out_len);
+
+/* Opens a wire message sealed for recipient by the holder of sender_pub (the
+ * pinned primary key). Wire messages longer than max_wire are refused before
+ * any allocation. On success *pt is a malloc'd buffer with one extra NUL
+ * byte past pt_len (caller frees with OPENSSL_clear_free or free). */
+enum seal_status seal_open(const struct node_key *recipient, const uint8_t sender_pub[static 32],
+			   const uint8_t *wire, size_t wire_len, size_t max_wire, uint8_t **pt,
+			   size_t *pt_len);
+
+#endif
