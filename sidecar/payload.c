@@ -1,0 +1,700 @@
+/* payload: document model and JSON codec. Encoding prints one row at a time
+ * through cJSON so memory stays near the size of the output; decoding parses
+ * with cJSON and validates every member before the caller sees anything. */
+#include "payload.h"
+
+#include "b64.h"
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- cells ---- */
+
+void pl_value_clear(struct pl_value *v)
+{
+	if (v->type == PL_TEXT || v->type == PL_BLOB)
+		free(v->u.bytes);
+	memset(v, 0, sizeof(*v));
+}
+
+static int set_bytes(struct pl_value *v, enum pl_type type, const void *p, size_t n)
+{
+	v->type = type;
+	v->len = n;
+	v->u.bytes = malloc(n + 1);
+	if (v->u.bytes == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(v->u.bytes, p, n);
+	v->u.bytes[n] = '\0';
+	return 0;
+}
+
+int pl_value_from_sqlite(struct pl_value *v, sqlite3_stmt *st, int col)
+{
+	memset(v, 0, sizeof(*v));
+	switch (sqlite3_column_type(st, col)) {
+	case SQLITE_INTEGER:
+		v->type = PL_INT;
+		v->u.i = sqlite3_column_int64(st, col);
+		return 0;
+	case SQLITE_FLOAT:
+		v->type = PL_REAL;
+		v->u.r = sqlite3_column_double(st, col);
+		return 0;
+	case SQLITE_TEXT: {
+		const unsigned char *p = sqlite3_column_text(st, col);
+		return set_bytes(v, PL_TEXT, p, (size_t)sqlite3_column_bytes(st, col));
+	}
+	case SQLITE_BLOB: {
+		const void *p = sqlite3_column_blob(st, col);
+		return set_bytes(v, PL_BLOB, p, (size_t)sqlite3_column_bytes(st, col));
+	}
+	default:
+		v->type = PL_NULL;
+		return 0;
+	}
+}
+
+int pl_value_bind(sqlite3_stmt *st, int idx, const struct pl_value *v)
+{
+	switch (v->type) {
+	case PL_INT:
+		return sqlite3_bind_int64(st, idx, v->u.i);
+	case PL_REAL:
+		return sqlite3_bind_double(st, idx, v->u.r);
+	case PL_TEXT:
+		return sqlite3_bind_text64(st, idx, (const char *)v->u.bytes, v->len, SQLITE_STATIC,
+					   SQLITE_UTF8);
+	case PL_BLOB:
+		return sqlite3_bind_blob64(st, idx, v->len == 0 ? "" : (const void *)v->u.bytes,
+					   v->len, SQLITE_STATIC);
+	default:
+		return sqlite3_bind_null(st, idx);
+	}
+}
+
+bool pl_value_equals_column(const struct pl_value *v, sqlite3_stmt *st, int col)
+{
+	int t = sqlite3_column_type(st, col);
+
+	switch (v->type) {
+	case PL_NULL:
+		return t == SQLITE_NULL;
+	case PL_INT:
+		return t == SQLITE_INTEGER && sqlite3_column_int64(st, col) == v->u.i;
+	case PL_REAL: {
+		double d;
+		if (t != SQLITE_FLOAT)
+			return false;
+		d = sqlite3_column_double(st, col);
+		return memcmp(&d, &v->u.r, sizeof(d)) == 0;
+	}
+	case PL_TEXT:
+		return t == SQLITE_TEXT && (size_t)sqlite3_column_bytes(st, col) == v->len &&
+		       (v->len == 0 || memcmp(sqlite3_column_text(st, col), v->u.bytes, v->len) == 0);
+	case PL_BLOB:
+		return t == SQLITE_BLOB && (size_t)sqlite3_column_bytes(st, col) == v->len &&
+		       (v->len == 0 || memcmp(sqlite3_column_blob(st, col), v->u.bytes, v->len) == 0);
+	}
+	return false;
+}
+
+bool pl_value_equal(const struct pl_value *a, const struct pl_value *b)
+{
+	if (a->type != b->type)
+		return false;
+	switch (a->type) {
+	case PL_NULL:
+		return true;
+	case PL_INT:
+		return a->u.i == b->u.i;
+	case PL_REAL:
+		return memcmp(&a->u.r, &b->u.r, sizeof(double)) == 0;
+	default:
+		return a->len == b->len && (a->len == 0 || memcmp(a->u.bytes, b->u.bytes, a->len) == 0);
+	}
+}
+
+/* RFC 3629 UTF-8 without NUL, overlongs, surrogates or code points > U+10FFFF. */
+static bool utf8_plain(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = s[i];
+		size_t need;
+		uint32_t cp;
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + need >= n)
+			return false;
+		for (size_t k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+/* "p:" + base64 of the bytes. */
+static char *prefixed_b64(char prefix, const uint8_t *p, size_t n)
+{
+	char *out = malloc(b64_encoded_len(n) + 3);
+
+	if (out == NULL)
+		return NULL;
+	out[0] = prefix;
+	out[1] = ':';
+	b64_encode(out + 2, p, n);
+	return out;
+}
+
+char *pl_value_encode(const struct pl_value *v, bool *is_null)
+{
+	char *out;
+
+	*is_null = false;
+	switch (v->type) {
+	case PL_INT:
+		out = malloc(24);
+		if (out != NULL)
+			snprintf(out, 24, "i:%" PRId64, v->u.i);
+		return out;
+	case PL_REAL:
+		out = malloc(32);
+		if (out != NULL) {
+			if (isinf(v->u.r))
+				snprintf(out, 32, "r:%s", v->u.r > 0 ? "inf" : "-inf");
+			else
+				snprintf(out, 32, "r:%.17g", v->u.r);
+		}
+		return out;
+	case PL_TEXT:
+		if (!utf8_plain(v->u.bytes, v->len))
+			return prefixed_b64('x', v->u.bytes, v->len);
+		out = malloc(v->len + 3);
+		if (out != NULL) {
+			out[0] = 't';
+			out[1] = ':';
+			memcpy(out + 2, v->u.bytes, v->len + 1);
+		}
+		return out;
+	case PL_BLOB:
+		return prefixed_b64('b', v->u.bytes, v->len);
+	default:
+		*is_null = true;
+		return NULL;
+	}
+}
+
+static int decode_int(const char *s, int64_t *out)
+{
+	const char *d = *s == '-' ? s + 1 : s;
+	char *end;
+	long long v;
+
+	if (*d < '0' || *d > '9' || (d[0] == '0' && d[1] != '\0') || (s != d && d[0] == '0'))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int decode_real(const char *s, double *out)
+{
+	char *end;
+
+	if (strcmp(s, "inf") == 0 || strcmp(s, "-inf") == 0) {
+		*out = s[0] == '-' ? -INFINITY : INFINITY;
+		return 0;
+	}
+	/* Only plain decimal forms; strtod would also take hex, "nan", "infinity". */
+	if (*s == '\0' || strspn(s, "0123456789+-.eE") != strlen(s))
+		return -1;
+	errno = 0;
+	*out = strtod(s, &end);
+	/* ERANGE on a subnormal result is fine; on overflow or total underflow not. */
+	if (*end != '\0' || isnan(*out) || isinf(*out) || (errno == ERANGE && *out == 0.0))
+		return -1;
+	return 0;
+}
+
+int pl_value_decode(const char *s, struct pl_value *v)
+{
+	uint8_t *buf;
+	size_t n;
+
+	memset(v, 0, sizeof(*v));
+	if (s[0] == '\0' || s[1] != ':')
+		return -1;
+	switch (s[0]) {
+	case 'i':
+		v->type = PL_INT;
+		return decode_int(s + 2, &v->u.i);
+	case 'r':
+		v->type = PL_REAL;
+		return decode_real(s + 2, &v->u.r);
+	case 't':
+		n = strlen(s + 2);
+		if (!utf8_plain((const uint8_t *)s + 2, n))
+			return -1;
+		return set_bytes(v, PL_TEXT, s + 2, n);
+	case 'x':
+	case 'b':
+		if (b64_decode_alloc(s + 2, strlen(s + 2), &buf, &n) == -1)
+			return -1;
+		v->type = s[0] == 'x' ? PL_TEXT : PL_BLOB;
+		v->u.bytes = buf; /* b64_decode_alloc NUL-terminates */
+		v->len = n;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* ---- time ---- */
+
+void payload_format_time(int64_t t, char buf[static 21])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int payload_parse_time(const char *s, int64_t *t)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) != 20)
+		return -1;
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	*t = (int64_t)timegm(&tm);
+	return 0;
+}
+
+/* ---- model ---- */
+
+static void table_free(struct pl_table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		pl_value_clear(&t->cells[i]);
+	for (size_t i = 0; i < t->ncols; i++)
+		free(t->cols[i]);
+	free(t->cols);
+	free(t->cells);
+	free(t->name);
+}
+
+void payload_free(struct payload *p)
+{
+	for (size_t i = 0; i < p->ntables; i++)
+		table_free(&p->tables[i]);
+	free(p->tables);
+	free(p->schema_version);
+	if (p->jwk_json != NULL) {
+		/* The JWK holds the private signing key. */
+		OPENSSL_clear_free(p->jwk_json, strlen(p->jwk_json));
+	}
+	memset(p, 0, sizeof(*p));
+}
+
+const struct pl_table *payload_table(const struct payload *p, const char *name)
+{
+	for (size_t i = 0; i < p->ntables; i++) {
+		if (strcmp(p->tables[i].name, name) == 0)
+			return &p->tables[i];
+	}
+	return NULL;
+}
+
+/* ---- encoding ---- */
+
+struct outbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void out_put(struct outbuf *o, const char *s, size_t n)
+{
+	if (o->failed)
+		return;
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = o->cap == 0 ? 65536 : o->cap;
+		while (cap < o->len + n + 1)
+			cap *= 2;
+		char *np = realloc(o->p, cap);
+		if (np == NULL) {
+			o->failed = true;
+			return;
+		}
+		o->p = np;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static void out_str(struct outbuf *o, const char *s) { out_put(o, s, strlen(s)); }
+
+/* Prints item with cJSON, appends it, and deletes it. */
+static void out_json(struct outbuf *o, cJSON *item)
+{
+	char *s = item == NULL ? NULL : cJSON_PrintUnformatted(item);
+
+	if (s == NULL)
+		o->failed = true;
+	else
+		out_str(o, s);
+	free(s);
+	cJSON_Delete(item);
+}
+
+static cJSON *row_to_json(const struct pl_table *t, size_t r)
+{
+	cJSON *row = cJSON_CreateArray();
+
+	for (size_t c = 0; row != NULL && c < t->ncols; c++) {
+		bool is_null;
+		char *cell = pl_value_encode(pl_cell(t, r, c), &is_null);
+		cJSON *item = is_null ? cJSON_CreateNull() : cell ? cJSON_CreateString(cell) : NULL;
+		free(cell);
+		if (item == NULL || !cJSON_AddItemToArray(row, item)) {
+			cJSON_Delete(item);
+			cJSON_Delete(row);
+			return NULL;
+		}
+	}
+	return row;
+}
+
+static void encode_table(struct outbuf *o, const struct pl_table *t)
+{
+	out_str(o, "{\"name\":");
+	out_json(o, cJSON_CreateString(t->name));
+	out_str(o, ",\"columns\":");
+	out_json(o, cJSON_CreateStringArray((const char *const *)t->cols, (int)t->ncols));
+	out_str(o, ",\"rows\":[");
+	for (size_t r = 0; r < t->nrows && !o->failed; r++) {
+		if (r > 0)
+			out_str(o, ",");
+		out_json(o, row_to_json(t, r));
+	}
+	out_str(o, "]}");
+}
+
+static cJSON *header_to_json(const struct payload *p)
+{
+	char key[45], num[24], when[21];
+	cJSON *h = cJSON_CreateObject(), *jwk;
+
+	if (h == NULL)
+		return NULL;
+	cJSON_AddNumberToObject(h, "format", p->format);
+	b64_encode(key, p->sender, 32);
+	cJSON_AddStringToObject(h, "sender", key);
+	b64_encode(key, p->recipient, 32);
+	cJSON_AddStringToObject(h, "recipient", key);
+	snprintf(num, sizeof(num), "%" PRIu64, p->generation);
+	cJSON_AddStringToObject(h, "generation", num);
+	payload_format_time(p->issued_at, when);
+	cJSON_AddStringToObject(h, "issued_at", when);
+	cJSON_AddStringToObject(h, "schema_version", p->schema_version ? p->schema_version : "");
+	jwk = p->jwk_json != NULL ? cJSON_Parse(p->jwk_json) : cJSON_CreateNull();
+	if (jwk == NULL || !cJSON_AddItemToObject(h, "jwt_key", jwk)) {
+		cJSON_Delete(jwk);
+		cJSON_Delete(h);
+		return NULL;
+	}
+	return h;
+}
+
+int payload_encode(const struct payload *p, char **out, size_t *len)
+{
+	struct outbuf o = {0};
+	cJSON *h = header_to_json(p);
+	char *hs = h == NULL ? NULL : cJSON_PrintUnformatted(h);
+
+	cJSON_Delete(h);
+	if (hs == NULL)
+		return -1;
+	/* The header object without its closing brace, then the tables. */
+	out_put(&o, hs, strlen(hs) - 1);
+	OPENSSL_clear_free(hs, strlen(hs)); /* holds the JWT private key */
+	out_str(&o, ",\"tables\":[");
+	for (size_t i = 0; i < p->ntables && !o.failed; i++) {
+		if (i > 0)
+			out_str(&o, ",");
+		encode_table(&o, &p->tables[i]);
+	}
+	out_str(&o, "]}");
+	if (o.failed) {
+		free(o.p);
+		return -1;
+	}
+	*out = o.p;
+	*len = o.len;
+	return 0;
+}
+
+/* ---- decoding ---- */
+
+static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n <= PAYLOAD_MAX_NAME;
+}
+
+static int decode_columns(const cJSON *cols, struct pl_table *t, char *err, size_t errlen)
+{
+	int n = cJSON_GetArraySize(cols);
+	const cJSON *c;
+	size_t i = 0;
+
+	if (!cJSON_IsArray(cols) || n < 1 || n > PAYLOAD_MAX_COLUMNS)
+		return bad(err, errlen, "table %s: \"columns\" must be an array of 1 to %d names",
+			   t->name, PAYLOAD_MAX_COLUMNS);
+	t->cols = calloc((size_t)n, sizeof(char *));
+	if (t->cols == NULL)
+		return bad(err, errlen, "out of memory");
+	cJSON_ArrayForEach(c, cols) {
+		if (!cJSON_IsString(c) || !name_ok(c->valuestring))
+			return bad(err, errlen, "table %s: column %zu has no valid name", t->name, i);
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(t->cols[k], c->valuestring) == 0)
+				return bad(err, errlen, "table %s: column %s appears twice", t->name,
+					   c->valuestring);
+		}
+		t->cols[i] = strdup(c->valuestring);
+		if (t->cols[i++] == NULL)
+			return bad(err, errlen, "out of memory");
+		t->ncols = i;
+	}
+	return 0;
+}
+
+static int decode_rows(const cJSON *rows, struct pl_table *t, char *err, size_t errlen)
+{
+	int n = cJSON_GetArraySize(rows);
+	const cJSON *row, *cell;
+	size_t r = 0;
+
+	if (!cJSON_IsArray(rows))
+		return bad(err, errlen, "table %s: \"rows\" must be an array", t->name);
+	t->cells = calloc((size_t)n * t->ncols + 1, sizeof(struct pl_value));
+	if (t->cells == NULL)
+		return bad(err, errlen, "out of memory");
+	cJSON_ArrayForEach(row, rows) {
+		size_t c = 0;
+		if (!cJSON_IsArray(row) || (size_t)cJSON_GetArraySize(row) != t->ncols)
+			return bad(err, errlen, "table %s: row %zu does not have %zu cells", t->name, r,
+				   t->ncols);
+		t->nrows = r + 1; /* so payload_free releases what was decoded */
+		cJSON_ArrayForEach(cell, row) {
+			struct pl_value *v = pl_cell(t, r, c);
+			if (cJSON_IsNull(cell))
+				v->type = PL_NULL;
+			else if (!cJSON_IsString(cell) || pl_value_decode(cell->valuestring, v) == -1)
+				return bad(err, errlen, "table %s: row %zu column %s: malformed cell",
+					   t->name, r, t->cols[c]);
+			c++;
+		}
+		r++;
+	}
+	return 0;
+}
+
+static int decode_table(const cJSON *jt, struct pl_table *t, char *err, size_t errlen)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(jt, "name");
+	const cJSON *m;
+
+	if (!cJSON_IsObject(jt) || !cJSON_IsString(name) || !name_ok(name->valuestring))
+		return bad(err, errlen, "a table has no valid \"name\"");
+	t->name = strdup(name->valuestring);
+	if (t->name == NULL)
+		return bad(err, errlen, "out of memory");
+	cJSON_ArrayForEach(m, jt) {
+		if (strcmp(m->string, "name") != 0 && strcmp(m->string, "columns") != 0 &&
+		    strcmp(m->string, "rows") != 0)
+			return bad(err, errlen, "table %s: unknown member \"%s\"", t->name, m->string);
+	}
+	if (decode_columns(cJSON_GetObjectItemCaseSensitive(jt, "columns"), t, err, errlen) == -1)
+		return -1;
+	return decode_rows(cJSON_GetObjectItemCaseSensitive(jt, "rows"), t, err, errlen);
+}
+
+static int decode_tables(const cJSON *tables, struct payload *p, char *err, size_t errlen)
+{
+	int n = cJSON_GetArraySize(tables);
+	const cJSON *jt;
+
+	if (!cJSON_IsArray(tables) || n > PAYLOAD_MAX_TABLES)
+		return bad(err, errlen, "\"tables\" must be an array of at most %d tables",
+			   PAYLOAD_MAX_TABLES);
+	p->tables = calloc((size_t)n + 1, sizeof(struct pl_table));
+	if (p->tables == NULL)
+		return bad(err, errlen, "out of memory");
+	cJSON_ArrayForEach(jt, tables) {
+		struct pl_table *t = &p->tables[p->ntables++];
+		if (decode_table(jt, t, err, errlen) == -1)
+			return -1;
+		for (size_t k = 0; k + 1 < p->ntables; k++) {
+			if (strcmp(p->tables[k].name, t->name) == 0)
+				return bad(err, errlen, "table %s appears twice", t->name);
+		}
+	}
+	return 0;
+}
+
+static int decode_key(const cJSON *j, const char *name, uint8_t out[32], char *err, size_t errlen)
+{
+	if (!cJSON_IsString(j) || b64_decode_exact(j->valuestring, out, 32) == -1)
+		return bad(err, errlen, "\"%s\" is not a base64 X25519 public key", name);
+	return 0;
+}
+
+static int decode_u64(const cJSON *j, const char *name, uint64_t *out, char *err, size_t errlen)
+{
+	char *end;
+	const char *s = cJSON_IsString(j) ? j->valuestring : NULL;
+
+	if (s == NULL || *s < '0' || *s > '9' || (s[0] == '0' && s[1] != '\0'))
+		return bad(err, errlen, "\"%s\" must be a decimal string", name);
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return bad(err, errlen, "\"%s\" must be a decimal string", name);
+	return 0;
+}
+
+static const char *const header_members[] = {"format",	      "sender",		"recipient",
+					     "generation",    "issued_at",	"schema_version",
+					     "tables",	      "jwt_key",	NULL};
+
+static int decode_header(const cJSON *doc, struct payload *p, char *err, size_t errlen)
+{
+	const cJSON *m, *jwk;
+	uint64_t schema;
+
+	cJSON_ArrayForEach(m, doc) {
+		size_t i = 0;
+		while (header_members[i] != NULL && strcmp(header_members[i], m->string) != 0)
+			i++;
+		if (header_members[i] == NULL)
+			return bad(err, errlen, "unknown member \"%s\"", m->string);
+	}
+	if (decode_key(cJSON_GetObjectItemCaseSensitive(doc, "sender"), "sender", p->sender, err, errlen) == -1 ||
+	    decode_key(cJSON_GetObjectItemCaseSensitive(doc, "recipient"), "recipient", p->recipient, err, errlen) == -1 ||
+	    decode_u64(cJSON_GetObjectItemCaseSensitive(doc, "generation"), "generation", &p->generation, err, errlen) == -1 ||
+	    decode_u64(cJSON_GetObjectItemCaseSensitive(doc, "schema_version"), "schema_version", &schema, err, errlen) == -1)
+		return -1;
+	m = cJSON_GetObjectItemCaseSensitive(doc, "issued_at");
+	if (!cJSON_IsString(m) || payload_parse_time(m->valuestring, &p->issued_at) == -1)
+		return bad(err, errlen, "\"issued_at\" is not an RFC 3339 UTC time like 2026-01-02T03:04:05Z");
+	p->schema_version = strdup(cJSON_GetObjectItemCaseSensitive(doc, "schema_version")->valuestring);
+	jwk = cJSON_GetObjectItemCaseSensitive(doc, "jwt_key");
+	if (jwk == NULL || !(cJSON_IsNull(jwk) || cJSON_IsObject(jwk)))
+		return bad(err, errlen, "\"jwt_key\" must be a JWK object or null");
+	if (cJSON_IsObject(jwk)) {
+		p->jwk_json = cJSON_PrintUnformatted(jwk);
+		if (p->jwk_json == NULL)
+			return bad(err, errlen, "out of memory");
+	}
+	if (p->schema_version == NULL)
+		return bad(err, errlen, "out of memory");
+	return 0;
+}
+
+int payload_decode(const uint8_t *json, size_t len, struct payload *p, char *err, size_t errlen)
+{
+	cJSON *doc;
+	const cJSON *fmt;
+	int rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	doc = cJSON_ParseWithLength((const char *)json, len);
+	if (doc == NULL || !cJSON_IsObject(doc)) {
+		bad(err, errlen, "payload is not a JSON object");
+		goto out;
+	}
+	fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
+	if (!cJSON_IsNumber(fmt)) {
+		bad(err, errlen, "payload has no \"format\" number");
+		goto out;
+	}
+	if (fmt->valuedouble != PAYLOAD_FORMAT) {
+		bad(err, errlen, "unsupported payload format %g (this build reads %d)",
+		    fmt->valuedouble, PAYLOAD_FORMAT);
+		goto out;
+	}
+	p->format = PAYLOAD_FORMAT;
+	if (decode_header(doc, p, err, errlen) == -1 ||
+	    decode_tables(cJSON_GetObjectItemCaseSensitive(doc, "tables"), p, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	/* The tree holds the JWT private key: scrub its strings before freeing. */
+	if (doc != NULL) {
+		cJSON *jwk = cJSON_GetObjectItemCaseSensitive(doc, "jwt_key"), *m;
+		cJSON_ArrayForEach(m, jwk) {
+			if (cJSON_IsString(m))
+				OPENSSL_cleanse(m->valuestring, strlen(m->valuestring));
+		}
+		cJSON_Delete(doc);
+	}
+	if (rc == -1)
+		payload_free(p);
+	return rc;
+}

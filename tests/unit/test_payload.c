@@ -1,0 +1,250 @@
+/* Unit tests for payload: the document codec's strictness and a property
+ * test proving every SQLite storage class survives byte for byte (quote() of
+ * every cell equal on both sides). */
+#include "payload.h"
+#include "testutil.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64*: deterministic so a failure reproduces. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static sqlite3 *mem_db(const char *create)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, create, NULL, NULL, NULL), SQLITE_OK);
+	return db;
+}
+
+/* Binds one random value of a random storage class, biased to edge cases. */
+static void bind_random(sqlite3_stmt *st, int idx)
+{
+	static const int64_t ints[] = {INT64_MIN, INT64_MAX, 0, -1, 1, (int64_t)1 << 53,
+				       ((int64_t)1 << 53) + 1};
+	static const double reals[] = {0.0, -0.0, 1.0 / 3.0, DBL_MIN, DBL_MAX, 5e-324,
+				       -1e308, 0.1};
+	uint8_t buf[40];
+	size_t n = rnd() % sizeof(buf);
+
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (uint8_t)rnd();
+	switch (rnd() % 9) {
+	case 0: sqlite3_bind_null(st, idx); break;
+	case 1: sqlite3_bind_int64(st, idx, ints[rnd() % 7]); break;
+	case 2: sqlite3_bind_int64(st, idx, (int64_t)rnd()); break;
+	case 3: sqlite3_bind_double(st, idx, reals[rnd() % 8]); break;
+	case 4: {
+		double d;
+		uint64_t bits = rnd();
+		memcpy(&d, &bits, sizeof(d));
+		if (isnan(d))
+			d = rnd() % 2 ? INFINITY : -INFINITY;
+		sqlite3_bind_double(st, idx, d);
+		break;
+	}
+	case 5: /* arbitrary bytes as TEXT: NULs and invalid UTF-8 */
+		sqlite3_bind_text(st, idx, (const char *)buf, (int)n, SQLITE_TRANSIENT);
+		break;
+	case 6: sqlite3_bind_text(st, idx, "h\xc3\xa9llo \xf0\x9f\x94\x91 \"q\" \\", -1, SQLITE_STATIC); break;
+	case 7: sqlite3_bind_blob(st, idx, buf, (int)n, SQLITE_TRANSIENT); break;
+	default: sqlite3_bind_zeroblob(st, idx, 0); break; /* empty blob */
+	}
+}
+
+static void fill_random(sqlite3 *db, int rows)
+{
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t VALUES(?,?,?,?,?)", -1, &st, NULL), SQLITE_OK);
+	for (int r = 0; r < rows; r++) {
+		sqlite3_bind_int(st, 1, r);
+		for (int c = 2; c <= 5; c++)
+			bind_random(st, c);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+}
+
+static void table_from_db(sqlite3 *db, struct payload *p)
+{
+	static const char *const names[] = {"k", "a", "b", "c", "d"};
+	sqlite3_stmt *st;
+	struct pl_table *t;
+	size_t cap = 4096;
+
+	p->format = PAYLOAD_FORMAT;
+	p->schema_version = strdup("20260814120000");
+	p->generation = UINT64_MAX;
+	p->issued_at = 1795000000;
+	p->ntables = 1;
+	p->tables = calloc(1, sizeof(*t));
+	t = &p->tables[0];
+	t->name = strdup("t");
+	t->ncols = 5;
+	t->cols = calloc(5, sizeof(char *));
+	for (int i = 0; i < 5; i++)
+		t->cols[i] = strdup(names[i]);
+	t->cells = calloc(cap * 5, sizeof(struct pl_value));
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT k,a,b,c,d FROM t ORDER BY k", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		assert_true(t->nrows < cap);
+		for (int c = 0; c < 5; c++)
+			assert_int_equal(pl_value_from_sqlite(pl_cell(t, t->nrows, (size_t)c), st, c), 0);
+		t->nrows++;
+	}
+	sqlite3_finalize(st);
+}
+
+static void insert_table(sqlite3 *db, const struct pl_table *t)
+{
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t VALUES(?,?,?,?,?)", -1, &st, NULL), SQLITE_OK);
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++)
+			assert_int_equal(pl_value_bind(st, (int)c + 1, pl_cell(t, r, c)), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+}
+
+static void test_property_quote_equal(void **state)
+{
+	const char *create = "CREATE TABLE t(k INTEGER PRIMARY KEY, a ANY, b BLOB, c TEXT, d)";
+	sqlite3 *src = mem_db("CREATE TABLE t(k INTEGER PRIMARY KEY, a, b, c, d)");
+	sqlite3 *dst = mem_db("CREATE TABLE t(k INTEGER PRIMARY KEY, a, b, c, d)");
+	struct payload p = {0}, q;
+	sqlite3_stmt *s1, *s2;
+	char *json, err[256];
+	size_t len;
+	int rows = 0;
+	(void)state;
+	(void)create;
+	fill_random(src, 2000);
+	table_from_db(src, &p);
+	assert_int_equal(payload_encode(&p, &json, &len), 0);
+	if (payload_decode((const uint8_t *)json, len, &q, err, sizeof(err)) != 0)
+		fail_msg("decode: %s", err);
+	assert_int_equal(q.generation, UINT64_MAX);
+	insert_table(dst, &q.tables[0]);
+	/* quote() shows storage class and exact bytes (hex for blobs, %!.15g
+	 * would lose bits, so REALs are compared as their IEEE bits too). */
+	assert_int_equal(sqlite3_prepare_v2(src, "SELECT quote(a),quote(b),quote(c),quote(d),typeof(a)||typeof(b)||typeof(c)||typeof(d),"
+				"hex(a)||hex(b)||hex(c)||hex(d) FROM t ORDER BY k", -1, &s1, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(dst, "SELECT quote(a),quote(b),quote(c),quote(d),typeof(a)||typeof(b)||typeof(c)||typeof(d),"
+				"hex(a)||hex(b)||hex(c)||hex(d) FROM t ORDER BY k", -1, &s2, NULL), SQLITE_OK);
+	while (sqlite3_step(s1) == SQLITE_ROW) {
+		assert_int_equal(sqlite3_step(s2), SQLITE_ROW);
+		for (int c = 0; c < 6; c++)
+			assert_string_equal(sqlite3_column_text(s1, c), sqlite3_column_text(s2, c));
+		rows++;
+	}
+	assert_int_equal(sqlite3_step(s2), SQLITE_DONE);
+	assert_int_equal(rows, 2000);
+	/* REALs bit for bit (quote() prints only 15 significant digits). */
+	for (size_t r = 0; r < p.tables[0].nrows; r++) {
+		for (size_t c = 0; c < 5; c++)
+			assert_true(pl_value_equal(pl_cell(&p.tables[0], r, c), pl_cell(&q.tables[0], r, c)));
+	}
+	sqlite3_finalize(s1);
+	sqlite3_finalize(s2);
+	free(json);
+	payload_free(&p);
+	payload_free(&q);
+	sqlite3_close(src);
+	sqlite3_close(dst);
+}
+
+static void test_cell_forms(void **state)
+{
+	static const struct { const char *in; enum pl_type type; } ok[] = {
+		{"i:0", PL_INT}, {"i:-9223372036854775808", PL_INT}, {"i:9223372036854775807", PL_INT},
+		{"r:-0", PL_REAL}, {"r:inf", PL_REAL}, {"r:1.5e-300", PL_REAL}, {"t:", PL_TEXT},
+		{"t:caf\xc3\xa9", PL_TEXT}, {"x:AP8=", PL_TEXT}, {"b:", PL_BLOB}, {"b:AAE=", PL_BLOB},
+	};
+	static const char *const bad[] = {"", "i", "i:", "i:01", "i:-0", "i:+1", "i:1.0",
+		"i:9223372036854775808", "r:nan", "r:0x1p3", "r:infinity", "r:1e999", "r:",
+		"t:\xff", "t:\xc0\x80", "t:\xed\xa0\x80", "x:AP8", "b:!!!!", "q:1", "T:x"};
+	struct pl_value v;
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (pl_value_decode(ok[i].in, &v) != 0)
+			fail_msg("rejected %s", ok[i].in);
+		assert_int_equal(v.type, ok[i].type);
+		pl_value_clear(&v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (pl_value_decode(bad[i], &v) != -1)
+			fail_msg("accepted %s", bad[i]);
+		pl_value_clear(&v);
+	}
+}
+
+static void expect_reject(const char *doc, const char *want)
+{
+	struct payload p;
+	char err[256] = "";
+	assert_int_equal(payload_decode((const uint8_t *)doc, strlen(doc), &p, err, sizeof(err)), -1);
+	if (strstr(err, want) == NULL)
+		fail_msg("error '%s' lacks '%s'", err, want);
+}
+
+#define KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define HDR "\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"5\",\"issued_at\":\"2026-11-22T20:00:00Z\",\"schema_version\":\"20260814120000\",\"jwt_key\":null"
+
+static void test_document_rejections(void **state)
+{
+	struct payload p;
+	char err[256];
+	const char *good = "{\"format\":1," HDR ",\"tables\":[{\"name\":\"users\",\"columns\":[\"id\",\"n\"],\"rows\":[[\"t:a\",null]]}]}";
+	(void)state;
+	assert_int_equal(payload_decode((const uint8_t *)good, strlen(good), &p, err, sizeof(err)), 0);
+	assert_int_equal(p.generation, 5);
+	assert_int_equal(p.tables[0].nrows, 1);
+	payload_free(&p);
+	expect_reject("[]", "not a JSON object");
+	expect_reject("{\"format\":2," HDR ",\"tables\":[]}", "unsupported payload format 2 (this build reads 1)");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[],\"extra\":1}", "unknown member \"extra\"");
+	expect_reject("{\"format\":1,\"sender\":\"AAAA\",\"recipient\":\"" KEY "\",\"generation\":\"5\",\"issued_at\":\"2026-11-22T20:00:00Z\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"sender\" is not a base64");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"b\"],\"rows\":[[\"i:1\"]]}]}", "row 0 does not have 2 cells");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[[1]]}]}", "row 0 column a: malformed cell");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"a\"],\"rows\":[]}]}", "column a appears twice");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[]},{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[]}]}", "table t appears twice");
+	expect_reject("{\"format\":1,\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"-1\",\"issued_at\":\"2026-11-22T20:00:00Z\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"generation\" must be a decimal string");
+	expect_reject("{\"format\":1,\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"1\",\"issued_at\":\"yesterday\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"issued_at\" is not an RFC 3339");
+}
+
+static void test_time_round_trip(void **state)
+{
+	char buf[21];
+	int64_t t;
+	(void)state;
+	payload_format_time(1795377600, buf);
+	assert_int_equal(payload_parse_time(buf, &t), 0);
+	assert_int_equal(t, 1795377600);
+	assert_int_equal(payload_parse_time("2026-11-22 20:00:00Z", &t), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_property_quote_equal),
+		cmocka_unit_test(test_cell_forms),
+		cmocka_unit_test(test_document_rejections),
+		cmocka_unit_test(test_time_round_trip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
