@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Proves the shipped HAProxy configs, unmodified, send each method+path to the
+# documented node (stickiness, writes to the primary, flow-local paths, /sync
+# rules, health gating, active/passive failover) using loopback stub backends.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+conf_dir="$here/../../contrib/haproxy"
+
+for tool in haproxy curl python3; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
+done
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+pass=0 fail=0
+ok()  { echo "ok   - $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for CMD...: run CMD until it succeeds, at most ~20 s.
+wait_for() {
+    local _
+    for _ in $(seq 200); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+declare -A port pid_of
+start_stub() { # name health-status
+    python3 "$here/stub_backend.py" --name "$1" --health-status "$2" > "$tmp/$1.port" &
+    pids+=("$!")
+    pid_of[$1]=$!
+    wait_for test -s "$tmp/$1.port" || { echo "stub $1 did not start"; exit 1; }
+    port[$1]=$(head -n1 "$tmp/$1.port")
+}
+start_stub pid_primary 204
+start_stub pid_secondary 204
+start_stub sidecar_primary 200
+start_stub sidecar_secondary 200
+
+export POCKET_ID_PRIMARY="127.0.0.1:${port[pid_primary]}"
+export POCKET_ID_SECONDARY="127.0.0.1:${port[pid_secondary]}"
+export SYNC_SIDECAR_PRIMARY="127.0.0.1:${port[sidecar_primary]}"
+export SYNC_SIDECAR_SECONDARY="127.0.0.1:${port[sidecar_secondary]}"
+export HAPROXY_CHECK_INTER=100ms
+
+start_haproxy() { # config-file -> sets $url
+    local hp
+    hp=$(free_port)
+    export HAPROXY_BIND="127.0.0.1:$hp"
+    if out=$(haproxy -c -f "$1" 2>&1); then
+        ok "haproxy -c -f $(basename "$1")"
+    else
+        bad "haproxy -c -f $(basename "$1"): $out"
+        return 1
+    fi
+    haproxy -db -f "$1" > "$tmp/haproxy-$(basename "$1").log" 2>&1 &
+    pids+=("$!")
+    url="http://127.0.0.1:$hp"
+    wait_for curl -fs -o /dev/null --max-time 1 "$url/healthz" || { bad "haproxy did not come up"; return 1; }
+}
+
+# fetch CLIENT_IP METHOD PATH: print the name of the stub that answered (its
+# X-Stub-Name header), or the HTTP status when HAProxy answered itself.
+fetch() {
+    local code name data=()
+    case $2 in POST|PUT|PATCH|DELETE) data=(--data-raw x) ;; esac
+    code=$(curl -sS --max-time 5 --path-as-is --interface "$1" -X "$2" "${data[@]}" -D "$tmp/headers" \
+                -o "$tmp/body" -w '%{http_code}' "$url$3") || { echo "curl-error"; return; }
+    name=$(tr -d '\r' < "$tmp/headers" | sed -n 's/^X-Stub-Name: //Ip')
+    if [ -z "$name" ]; then echo "$code"; return; fi
+    # the backend must have seen the request unchanged
+    if [ "$code" = 200 ] && [ "$(cat "$tmp/body")" != "$name $2 $3" ]; then
+        echo "mangled:$(cat "$tmp/body")"; return
+    fi
+    echo "$name"
+}
+
+expect() { # label CLIENT_IP METHOD PATH WANT
+    local got
+    got=$(fetch "$2" "$3" "$4")
+    if [ "$got" = "$5" ]; then ok "$1 $3 $4 -> $5"; else bad "$1 $3 $4 -> $got (want $5)"; fi
+}
+
+lands_on() { [ "$(fetch "$1" GET /api/users/me)" = "$2" ]; }
+
+# --- active/active: haproxy.cfg -------------------------------------------
+start_haproxy "$conf_dir/haproxy.cfg" || exit 1
+
+# Two new clients: round robin hands them different sites, then they stick.
+a=127.0.0.2 b=127.0.0.3
+first_a=$(fetch $a GET /api/users/me)
+first_b=$(fetch $b GET /api/users/me)
+if [ "$first_a" = pid_secondary ] && [ "$first_b" = pid_primary ]; then
+    sec=$a pri=$b
+elif [ "$first_a" = pid_primary ] && [ "$first_b" = pid_secondary ]; then
+    sec=$b pri=$a
+else
+    bad "two new clients should be spread over both sites, got $first_a / $first_b"
+    sec=$a pri=$b
+fi
+S="client on secondary ($sec):"
+P="client on primary ($pri):"
+for _ in 1 2 3; do
+    expect "$S" $sec GET /api/users/me pid_secondary
+    expect "$P" $pri GET /api/users/me pid_primary
+done
+
+# reads follow stickiness
+expect "$S" $sec GET /.well-known/openid-configuration pid_secondary
+expect "$S" $sec GET /api/oidc/clients/x/meta pid_secondary
+expect "$S" $sec GET /healthz pid_secondary
+# writes go to the primary
+expect "$S" $sec POST /api/users pid_primary
+expect "$S" $sec PUT /api/users/x pid_primary
+expect "$S" $sec PATCH /api/webauthn/credentials/x pid_primary
+expect "$S" $sec DELETE /api/webauthn/credentials/x pid_primary
+expect "$S" $sec POST /api/oidc/clients pid_primary
+expect "$S" $sec POST /api/oidc/tokenx pid_primary
+expect "$S" $sec POST /api/device-login/requests pid_primary
+expect "$S" $sec POST /api/one-time-access-token/abc pid_primary
+expect "$S" $sec POST /api/signup pid_primary
+# passkey registration always on the primary, whatever the method
+expect "$S" $sec GET /api/webauthn/register/start pid_primary
+expect "$S" $sec POST /api/webauthn/register/start pid_primary
+expect "$S" $sec POST /api/webauthn/register/finish pid_primary
+# flow-local: stays on the client's site even when it writes
+expect "$S" $sec GET /api/webauthn/login/start pid_secondary
+expect "$S" $sec POST /api/webauthn/login/start pid_secondary
+expect "$S" $sec POST /api/webauthn/login/finish pid_secondary
+expect "$S" $sec POST /api/webauthn/reauthenticate pid_secondary
+expect "$S" $sec POST /api/webauthn/logout pid_secondary
+expect "$S" $sec GET '/authorize?client_id=c&response_type=code' pid_secondary
+expect "$S" $sec POST /authorize pid_secondary
+expect "$S" $sec POST /api/oidc/authorize pid_secondary
+expect "$S" $sec POST /api/oidc/authorization-required pid_secondary
+expect "$S" $sec GET /api/oidc/interactions/abc pid_secondary
+expect "$S" $sec POST /api/oidc/interactions/abc/complete pid_secondary
+expect "$S" $sec POST /api/oidc/par pid_secondary
+expect "$S" $sec POST /api/oidc/token pid_secondary
+expect "$S" $sec GET /api/oidc/userinfo pid_secondary
+expect "$S" $sec POST /api/oidc/userinfo pid_secondary
+expect "$S" $sec POST /api/oidc/introspect pid_secondary
+expect "$S" $sec GET /api/oidc/end-session pid_secondary
+expect "$S" $sec POST /api/oidc/end-session pid_secondary
+expect "$S" $sec POST /api/oidc/device/authorize pid_secondary
+expect "$S" $sec POST /api/oidc/device/verify pid_secondary
+expect "$S" $sec GET /api/oidc/device/info pid_secondary
+expect "$P" $pri POST /api/webauthn/login/finish pid_primary
+expect "$P" $pri POST /api/oidc/token pid_primary
+expect "$P" $pri POST /api/users pid_primary
+# sync routes: public ones to the primary's sidecar, the rest refused
+expect "$S" $sec GET /sync/pubkey sidecar_primary
+expect "$S" $sec GET /sync/export sidecar_primary
+expect "$P" $pri GET /sync/export sidecar_primary
+expect "$S" $sec GET /sync/admin/peers 403
+expect "$S" $sec POST /sync/admin/peers 403
+expect "$P" $pri DELETE /sync/admin/peers/x 403
+expect "$S" $sec GET /sync/admin 403
+expect "$S" $sec GET /sync/healthz 403
+expect "$S" $sec GET /sync/./admin/peers 403
+expect "$S" $sec GET /sync/pubkey/../admin/peers 403
+
+# The secondary's sidecar reports unhealthy: its clients move to the primary.
+kill -USR1 "${pid_of[sidecar_secondary]}"
+if wait_for lands_on $sec pid_primary; then
+    ok "$S moved to the primary when its sidecar's /healthz turned 503"
+    expect "$S" $sec POST /api/webauthn/login/finish pid_primary
+    expect "$S" $sec POST /api/oidc/token pid_primary
+else
+    bad "$S still on $(fetch $sec GET /api/users/me) with its sidecar unhealthy"
+fi
+kill -USR2 "${pid_of[sidecar_secondary]}"
+# Healthy again: new clients reach the secondary again (round robin).
+n=10
+back_on_secondary() { n=$((n + 1)); lands_on "127.0.1.$n" pid_secondary; }
+if wait_for back_on_secondary; then ok "new clients reach the secondary after its sidecar recovered"
+else bad "no new client reached the secondary after its sidecar recovered"; fi
+
+# Pocket ID on the secondary fails its own health check: same move.
+kill -USR1 "${pid_of[pid_secondary]}"
+c=127.0.1.$n   # the client that just landed on the secondary
+if wait_for lands_on $c pid_primary; then ok "client moved to the primary when the secondary's Pocket ID /healthz turned 503"
+else bad "client not moved off an unhealthy secondary Pocket ID"; fi
+kill -USR2 "${pid_of[pid_secondary]}"
+
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'
+
+# --- active/passive: haproxy-active-passive.cfg ---------------------------
+start_haproxy "$conf_dir/haproxy-active-passive.cfg" || exit 1
+AP="active/passive ($a):"
+expect "$AP" $a GET /api/users/me pid_primary
+expect "$AP" $a POST /api/webauthn/login/finish pid_primary
+expect "$AP" $a GET /sync/admin/peers 403
+kill -USR1 "${pid_of[pid_primary]}"
+if wait_for lands_on $a pid_secondary; then
+    ok "$AP primary down: reads go to the backup"
+    expect "$AP" $a POST /api/webauthn/login/finish pid_secondary
+    expect "$AP" $a POST /api/users 503
+else
+    bad "$AP primary down but reads still on $(fetch $a GET /api/users/me)"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
