@@ -1,0 +1,668 @@
+/* apply: plan, then write. The plan (diff of payload and local rows) is made
+ * in a read snapshot; the writes upgrade that snapshot to the write lock, so
+ * a concurrent writer forces a clean retry instead of a stale diff. After a
+ * few optimistic attempts one attempt plans under BEGIN IMMEDIATE. */
+#include "apply.h"
+
+#include "export.h"
+#include "schema.h"
+
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct update {
+	size_t prow;  /* payload row */
+	size_t local; /* local row */
+};
+
+struct table_plan {
+	const struct schema_table *st;
+	const struct pl_table *pt;
+	size_t map[PAYLOAD_MAX_COLUMNS]; /* schema column -> payload column */
+	struct pl_value *local;		 /* nlocal * st->ncols */
+	size_t nlocal;
+	size_t *ins, nins;
+	struct update *upd;
+	size_t nupd;
+	size_t *del, ndel; /* local rows */
+};
+
+struct plan {
+	struct schema schema;
+	size_t ntables;
+	struct table_plan *t; /* schema order: parents first */
+	bool jwt_in_file;
+	bool jwt_changes;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool is_busy(int rc)
+{
+	return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- key map: serialized key bytes -> local row index ---- */
+
+struct keymap {
+	size_t cap;
+	uint64_t *hash;
+	size_t *row; /* row + 1; 0 = empty */
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t key_hash(const struct pl_value *row, const struct schema_table *st, const size_t *map)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t k = 0; k < st->nkey; k++) {
+		const struct pl_value *v = &row[map ? map[st->key[k]] : st->key[k]];
+		h = fnv(h, &v->type, sizeof(v->type));
+		if (v->type == PL_INT)
+			h = fnv(h, &v->u.i, 8);
+		else if (v->type == PL_REAL)
+			h = fnv(h, &v->u.r, 8);
+		else if (v->type != PL_NULL)
+			h = fnv(h, v->u.bytes, v->len);
+	}
+	return h;
+}
+
+static bool keys_equal(const struct pl_value *prow, const size_t *map, const struct pl_value *lrow,
+		       const struct schema_table *st)
+{
+	for (size_t k = 0; k < st->nkey; k++) {
+		if (!pl_value_equal(&prow[map[st->key[k]]], &lrow[st->key[k]]))
+			return false;
+	}
+	return true;
+}
+
+static int keymap_build(struct keymap *m, const struct table_plan *tp)
+{
+	m->cap = 16;
+	while (m->cap < tp->nlocal * 2)
+		m->cap *= 2;
+	m->hash = calloc(m->cap, sizeof(uint64_t));
+	m->row = calloc(m->cap, sizeof(size_t));
+	if (m->hash == NULL || m->row == NULL)
+		return -1;
+	for (size_t r = 0; r < tp->nlocal; r++) {
+		uint64_t h = key_hash(&tp->local[r * tp->st->ncols], tp->st, NULL);
+		size_t i = h & (m->cap - 1);
+		while (m->row[i] != 0)
+			i = (i + 1) & (m->cap - 1);
+		m->hash[i] = h;
+		m->row[i] = r + 1;
+	}
+	return 0;
+}
+
+/* Local row whose key equals payload row prow, or -1. */
+static long keymap_find(const struct keymap *m, const struct table_plan *tp, size_t prow)
+{
+	const struct pl_value *row = pl_cell(tp->pt, prow, 0);
+	uint64_t h = key_hash(row, tp->st, tp->map);
+
+	for (size_t i = h & (m->cap - 1); m->row[i] != 0; i = (i + 1) & (m->cap - 1)) {
+		size_t r = m->row[i] - 1;
+		if (m->hash[i] == h && keys_equal(row, tp->map, &tp->local[r * tp->st->ncols], tp->st))
+			return (long)r;
+	}
+	return -1;
+}
+
+static void keymap_free(struct keymap *m)
+{
+	free(m->hash);
+	free(m->row);
+}
+
+/* ---- planning ---- */
+
+static void plan_free(struct plan *pl)
+{
+	for (size_t i = 0; i < pl->ntables; i++) {
+		struct table_plan *tp = &pl->t[i];
+		for (size_t k = 0; k < tp->nlocal * tp->st->ncols; k++)
+			pl_value_clear(&tp->local[k]);
+		free(tp->local);
+		free(tp->ins);
+		free(tp->upd);
+		free(tp->del);
+	}
+	free(pl->t);
+	schema_free(&pl->schema);
+	memset(pl, 0, sizeof(*pl));
+}
+
+/* Payload table columns must be exactly the local table's columns. */
+static int map_columns(struct table_plan *tp, char *err, size_t errlen)
+{
+	if (tp->pt->ncols != tp->st->ncols)
+		return fail(err, errlen, "table %s has %zu columns here and %zu in the payload",
+			    tp->st->name, tp->st->ncols, tp->pt->ncols);
+	for (size_t c = 0; c < tp->st->ncols; c++) {
+		size_t k = 0;
+		while (k < tp->pt->ncols && strcmp(tp->pt->cols[k], tp->st->cols[c]) != 0)
+			k++;
+		if (k == tp->pt->ncols)
+			return fail(err, errlen, "table %s: column %s is missing from the payload",
+				    tp->st->name, tp->st->cols[c]);
+		tp->map[c] = k;
+	}
+	return 0;
+}
+
+static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errlen)
+{
+	char *sql = export_select_sql(tp->st);
+	sqlite3_stmt *st;
+	size_t cap = 0, nc = tp->st->ncols;
+	int rc;
+
+	if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_free(sql);
+		return fail(err, errlen, "cannot read %s: %s", tp->st->name, sqlite3_errmsg(db));
+	}
+	sqlite3_free(sql);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (tp->nlocal == cap) {
+			size_t ncap = cap == 0 ? 64 : cap * 2;
+			struct pl_value *n = realloc(tp->local, ncap * nc * sizeof(*n));
+			if (n == NULL)
+				break;
+			tp->local = n;
+			cap = ncap;
+		}
+		for (size_t c = 0; c < nc; c++)
+			pl_value_from_sqlite(&tp->local[tp->nlocal * nc + c], st, (int)c);
+		tp->nlocal++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(err, errlen, "cannot read %s: %s", tp->st->name,
+			    rc == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(db));
+	return 0;
+}
+
+static bool row_differs(const struct table_plan *tp, size_t prow, size_t lrow)
+{
+	for (size_t c = 0; c < tp->st->ncols; c++) {
+		if (!tp->st->per_node[c] &&
+		    !pl_value_equal(pl_cell(tp->pt, prow, tp->map[c]), &tp->local[lrow * tp->st->ncols + c]))
+			return true;
+	}
+	return false;
+}
+
+static int diff_table(struct table_plan *tp, char *err, size_t errlen)
+{
+	struct keymap m = {0};
+	bool *seen = calloc(tp->nlocal + 1, sizeof(bool));
+	size_t n = tp->pt->nrows;
+
+	tp->ins = malloc((n + 1) * sizeof(size_t));
+	tp->upd = malloc((n + 1) * sizeof(struct update));
+	tp->del = malloc((tp->nlocal + 1) * sizeof(size_t));
+	if (seen == NULL || tp->ins == NULL || tp->upd == NULL || tp->del == NULL ||
+	    keymap_build(&m, tp) == -1) {
+		free(seen);
+		keymap_free(&m);
+		return fail(err, errlen, "out of memory");
+	}
+	for (size_t r = 0; r < n; r++) {
+		long l = keymap_find(&m, tp, r);
+		if (l < 0) {
+			tp->ins[tp->nins++] = r;
+		} else if (seen[l]) {
+			free(seen);
+			keymap_free(&m);
+			return fail(err, errlen, "table %s: the payload has two rows with one key",
+				    tp->st->name);
+		} else {
+			seen[l] = true;
+			if (row_differs(tp, r, (size_t)l))
+				tp->upd[tp->nupd++] = (struct update){r, (size_t)l};
+		}
+	}
+	for (size_t l = 0; l < tp->nlocal; l++) {
+		if (!seen[l])
+			tp->del[tp->ndel++] = l;
+	}
+	free(seen);
+	keymap_free(&m);
+	return 0;
+}
+
+static int check_tables(const struct plan *pl, const struct payload *p, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < p->ntables; i++) {
+		const char *name = p->tables[i].name;
+		if (schema_classify(name) != TABLE_DURABLE)
+			return fail(err, errlen, "the payload carries table %s, which is never shipped", name);
+		if (schema_table(&pl->schema, name) == NULL)
+			return fail(err, errlen, "the payload carries table %s, which this database lacks "
+					    "(upgrade Pocket ID on both nodes to the same release)", name);
+	}
+	return 0;
+}
+
+static int make_plan(sqlite3 *db, const struct payload *p, const struct apply_opts *o,
+		     struct plan *pl, enum apply_status *st, char *err, size_t errlen)
+{
+	*st = APPLY_ERR_DB;
+	if (schema_load(db, &pl->schema, err, errlen) == -1)
+		return -1;
+	*st = APPLY_ERR_SCHEMA;
+	if (strcmp(pl->schema.version, p->schema_version) != 0)
+		return fail(err, errlen, "Pocket ID schema version differs: this node %s, primary %s; "
+				    "upgrade Pocket ID on both nodes to the same release",
+			    pl->schema.version, p->schema_version);
+	if (check_tables(pl, p, err, errlen) == -1)
+		return -1;
+	pl->t = calloc(pl->schema.ntables + 1, sizeof(struct table_plan));
+	if (pl->t == NULL)
+		return fail(err, errlen, "out of memory");
+	for (size_t i = 0; i < pl->schema.ntables; i++) {
+		struct table_plan *tp = &pl->t[pl->ntables];
+		tp->st = &pl->schema.tables[i];
+		tp->pt = payload_table(p, tp->st->name);
+		if (tp->pt == NULL) /* the primary does not ship it: leave it alone */
+			continue;
+		pl->ntables++;
+		*st = APPLY_ERR_SCHEMA;
+		if (map_columns(tp, err, errlen) == -1)
+			return -1;
+		*st = APPLY_ERR_DB;
+		if (load_local(db, tp, err, errlen) == -1)
+			return -1;
+		*st = APPLY_ERR_INVALID;
+		if (diff_table(tp, err, errlen) == -1)
+			return -1;
+	}
+	pl->jwt_in_file = p->jwk_json != NULL && jwt_store_location(db, &o->keys) == JWT_IN_FILE;
+	*st = APPLY_OK;
+	return 0;
+}
+
+/* The mass-delete valve: users and passkeys. */
+static int check_valve(const struct plan *pl, const struct apply_opts *o, char *err, size_t errlen)
+{
+	static const char *const guarded[] = {"users", "webauthn_credentials"};
+
+	if (o->force)
+		return 0;
+	for (size_t i = 0; i < pl->ntables; i++) {
+		const struct table_plan *tp = &pl->t[i];
+		for (size_t g = 0; g < 2; g++) {
+			if (strcmp(tp->st->name, guarded[g]) == 0 && tp->nlocal > 0 &&
+			    tp->ndel * 100 > (size_t)o->max_delete_percent * tp->nlocal)
+				return fail(err, errlen,
+					    "refusing to delete %zu of %zu %s (more than "
+					    "SYNC_MAX_DELETE_PERCENT=%d%%); if the primary really lost "
+					    "them, apply with --force",
+					    tp->ndel, tp->nlocal, tp->st->name, o->max_delete_percent);
+		}
+	}
+	return 0;
+}
+
+/* ---- writing ---- */
+
+/* Appends `"k1" IS ? AND "k2" IS ?` for the key columns. */
+static char *where_key(char *sql, const struct schema_table *t)
+{
+	for (size_t k = 0; sql != NULL && k < t->nkey; k++) {
+		char *next = sqlite3_mprintf("%s%s\"%w\" IS ?", sql, k ? " AND " : " WHERE ",
+					     t->cols[t->key[k]]);
+		sqlite3_free(sql);
+		sql = next;
+	}
+	return sql;
+}
+
+static int bind_key(sqlite3_stmt *st, int first, const struct schema_table *t, const struct pl_value *lrow)
+{
+	for (size_t k = 0; k < t->nkey; k++) {
+		if (pl_value_bind(st, first + (int)k, &lrow[t->key[k]]) != SQLITE_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* Runs a prepared statement to completion; returns the SQLite code. */
+static int run(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static bool unique_changes(const struct table_plan *tp, const struct schema_unique *u, size_t prow, size_t lrow)
+{
+	for (size_t c = 0; c < u->ncols; c++) {
+		size_t col = u->col[c];
+		if (!pl_value_equal(pl_cell(tp->pt, prow, tp->map[col]), &tp->local[lrow * tp->st->ncols + col]))
+			return true;
+	}
+	return false;
+}
+
+/* Moves one row's UNIQUE column out of the way with a value no real row can
+ * hold, so values can move between rows inside one payload. */
+static int release_one(sqlite3 *db, const struct table_plan *tp, const struct schema_unique *u, size_t lrow)
+{
+	const struct schema_table *t = tp->st;
+	char *sql = sqlite3_mprintf("UPDATE main.\"%w\" SET \"%w\" = 'pocket-id-sync:moving:' || "
+				    "hex(randomblob(16))", t->name, t->cols[u->col[0]]);
+	sqlite3_stmt *st;
+	int rc;
+
+	sql = where_key(sql, t);
+	if (sql == NULL)
+		return SQLITE_NOMEM;
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = bind_key(st, 1, t, &tp->local[lrow * t->ncols]) == -1 ? SQLITE_ERROR : run(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int release_uniques(sqlite3 *db, const struct table_plan *tp)
+{
+	int rc = SQLITE_OK;
+
+	for (size_t u = 0; u < tp->st->nunique && rc == SQLITE_OK; u++) {
+		const struct schema_unique *un = &tp->st->unique[u];
+		for (size_t i = 0; i < tp->nupd && rc == SQLITE_OK; i++) {
+			if (unique_changes(tp, un, tp->upd[i].prow, tp->upd[i].local))
+				rc = release_one(db, tp, un, tp->upd[i].local);
+		}
+		for (size_t i = 0; i < tp->ndel && rc == SQLITE_OK; i++)
+			rc = release_one(db, tp, un, tp->del[i]);
+	}
+	return rc;
+}
+
+static int insert_rows(sqlite3 *db, const struct table_plan *tp)
+{
+	const struct schema_table *t = tp->st;
+	char *sql, *next;
+	sqlite3_stmt *st;
+	int rc = SQLITE_OK;
+
+	if (tp->nins == 0)
+		return SQLITE_OK;
+	sql = sqlite3_mprintf("INSERT INTO main.\"%w\"(", t->name);
+	for (size_t c = 0; sql != NULL && c < t->ncols; c++) {
+		next = sqlite3_mprintf("%s%s\"%w\"", sql, c ? "," : "", t->cols[c]);
+		sqlite3_free(sql);
+		sql = next;
+	}
+	for (size_t c = 0; sql != NULL && c < t->ncols; c++) {
+		next = sqlite3_mprintf("%s%s", sql, c ? ",?" : ") VALUES(?");
+		sqlite3_free(sql);
+		sql = next;
+	}
+	next = sql != NULL ? sqlite3_mprintf("%s)", sql) : NULL;
+	sqlite3_free(sql);
+	if (next == NULL)
+		return SQLITE_NOMEM;
+	rc = sqlite3_prepare_v2(db, next, -1, &st, NULL);
+	sqlite3_free(next);
+	for (size_t i = 0; rc == SQLITE_OK && i < tp->nins; i++) {
+		for (size_t c = 0; c < t->ncols; c++)
+			pl_value_bind(st, (int)c + 1, pl_cell(tp->pt, tp->ins[i], tp->map[c]));
+		rc = run(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Updates only the changed, shared columns of one row, in place. */
+static int update_row(sqlite3 *db, const struct table_plan *tp, const struct update *u)
+{
+	const struct schema_table *t = tp->st;
+	const struct pl_value *lrow = &tp->local[u->local * t->ncols];
+	char *sql = sqlite3_mprintf("UPDATE main.\"%w\" SET ", t->name), *next;
+	size_t changed[PAYLOAD_MAX_COLUMNS], n = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	for (size_t c = 0; c < t->ncols; c++) {
+		if (!t->per_node[c] && !pl_value_equal(pl_cell(tp->pt, u->prow, tp->map[c]), &lrow[c]))
+			changed[n++] = c;
+	}
+	for (size_t i = 0; sql != NULL && i < n; i++) {
+		next = sqlite3_mprintf("%s%s\"%w\" = ?", sql, i ? ", " : "", t->cols[changed[i]]);
+		sqlite3_free(sql);
+		sql = next;
+	}
+	sql = where_key(sql, t);
+	if (sql == NULL)
+		return SQLITE_NOMEM;
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		pl_value_bind(st, (int)i + 1, pl_cell(tp->pt, u->prow, tp->map[changed[i]]));
+	rc = bind_key(st, (int)n + 1, t, lrow) == -1 ? SQLITE_ERROR : run(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int delete_rows(sqlite3 *db, const struct table_plan *tp)
+{
+	char *sql;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (tp->ndel == 0)
+		return SQLITE_OK;
+	sql = where_key(sqlite3_mprintf("DELETE FROM main.\"%w\"", tp->st->name), tp->st);
+	if (sql == NULL)
+		return SQLITE_NOMEM;
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	sqlite3_free(sql);
+	for (size_t i = 0; rc == SQLITE_OK && i < tp->ndel; i++) {
+		if (bind_key(st, 1, tp->st, &tp->local[tp->del[i] * tp->st->ncols]) == -1)
+			rc = SQLITE_ERROR;
+		else
+			rc = run(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Release unique values, write parents first, delete children first. */
+static int write_plan(sqlite3 *db, const struct plan *pl)
+{
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; rc == SQLITE_OK && i < pl->ntables; i++)
+		rc = release_uniques(db, &pl->t[i]);
+	for (size_t i = 0; rc == SQLITE_OK && i < pl->ntables; i++) {
+		rc = insert_rows(db, &pl->t[i]);
+		for (size_t u = 0; rc == SQLITE_OK && u < pl->t[i].nupd; u++)
+			rc = update_row(db, &pl->t[i], &pl->t[i].upd[u]);
+	}
+	for (size_t i = pl->ntables; rc == SQLITE_OK && i > 0; i--)
+		rc = delete_rows(db, &pl->t[i - 1]);
+	return rc;
+}
+
+static size_t plan_changes(const struct plan *pl)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < pl->ntables; i++)
+		n += pl->t[i].nins + pl->t[i].nupd + pl->t[i].ndel;
+	return n;
+}
+
+static void fill_result(const struct plan *pl, struct apply_result *r)
+{
+	r->ntables = 0;
+	r->restart_needed = r->jwt_changed;
+	for (size_t i = 0; i < pl->ntables && r->ntables < APPLY_MAX_TABLES; i++) {
+		const struct table_plan *tp = &pl->t[i];
+		struct apply_counts *c = &r->tables[r->ntables++];
+		snprintf(c->table, sizeof(c->table), "%s", tp->st->name);
+		c->inserted = tp->nins;
+		c->updated = tp->nupd;
+		c->deleted = tp->ndel;
+		if (tp->st->cached_by_pocket_id && tp->nins + tp->nupd + tp->ndel > 0)
+			r->restart_needed = true;
+	}
+	r->nunknown = 0;
+	for (size_t i = 0; i < pl->schema.nunknown && i < 16; i++)
+		snprintf(r->unknown[r->nunknown++], 64, "%s", pl->schema.unknown[i]);
+}
+
+/* ---- the transaction ---- */
+
+static enum apply_status db_failure(sqlite3 *db, int rc, bool *retry, char *err, size_t errlen)
+{
+	*retry = is_busy(rc);
+	if (*retry)
+		return fail(err, errlen, "database is busy (Pocket ID holds the write lock); nothing "
+				    "was changed"), APPLY_ERR_BUSY;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return fail(err, errlen, "the payload violates a constraint here (%s); nothing was "
+				    "changed", sqlite3_errmsg(db)), APPLY_ERR_INVALID;
+	return fail(err, errlen, "database error: %s; nothing was changed", sqlite3_errmsg(db)),
+	       APPLY_ERR_DB;
+}
+
+static enum apply_status attempt(sqlite3 *db, const struct payload *p, const struct apply_opts *o,
+				 bool immediate, struct apply_result *r, bool *retry, char *err,
+				 size_t errlen)
+{
+	struct plan pl = {0};
+	enum apply_status st;
+	bool kv_changed = false;
+	double t0;
+	int rc;
+
+	*retry = false;
+	rc = sqlite3_exec(db, immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return db_failure(db, rc, retry, err, errlen);
+	sqlite3_exec(db, "PRAGMA defer_foreign_keys = ON", NULL, NULL, NULL);
+	if (make_plan(db, p, o, &pl, &st, err, errlen) == -1) {
+		if (st == APPLY_ERR_DB && is_busy(sqlite3_errcode(db)))
+			st = db_failure(db, sqlite3_errcode(db), retry, err, errlen);
+		goto out;
+	}
+	st = APPLY_ERR_VALVE;
+	if (check_valve(&pl, o, err, errlen) == -1)
+		goto out;
+	st = APPLY_ERR_KEY;
+	r->jwt_changed = false;
+	if (p->jwk_json != NULL && !pl.jwt_in_file &&
+	    jwt_store_write_kv(db, &o->keys, p->jwk_json, true, &kv_changed, err, errlen) == -1)
+		goto out;
+	if (p->jwk_json != NULL && pl.jwt_in_file &&
+	    jwt_store_write_file(db, &o->keys, p->jwk_json, true, &r->jwt_changed, err, errlen) == -1)
+		goto out;
+	r->jwt_changed = r->jwt_changed || kv_changed;
+	fill_result(&pl, r);
+	st = APPLY_OK;
+	if (o->dry_run || (plan_changes(&pl) == 0 && !kv_changed))
+		goto out; /* nothing to write: the read transaction just ends */
+	t0 = now_ms();
+	rc = write_plan(db, &pl);
+	if (rc == SQLITE_OK && kv_changed &&
+	    jwt_store_write_kv(db, &o->keys, p->jwk_json, false, &kv_changed, err, errlen) == -1) {
+		st = APPLY_ERR_KEY;
+		goto out;
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		st = db_failure(db, rc, retry, err, errlen);
+		goto out;
+	}
+	r->lock_ms = now_ms() - t0;
+	r->wrote = true;
+out:
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	plan_free(&pl);
+	return st;
+}
+
+enum apply_status apply_payload(sqlite3 *db, const struct payload *p, const struct apply_opts *o,
+				struct apply_result *r, char *err, size_t errlen)
+{
+	int max = o->max_attempts > 0 ? o->max_attempts : 4;
+	enum apply_status st = APPLY_ERR_BUSY;
+	bool retry = true;
+
+	memset(r, 0, sizeof(*r));
+	for (int i = 1; i <= max && retry; i++) {
+		r->attempts = i;
+		st = attempt(db, p, o, i == max, r, &retry, err, errlen);
+	}
+	if (st == APPLY_OK && r->jwt_changed && !o->dry_run &&
+	    jwt_store_location(db, &o->keys) == JWT_IN_FILE) {
+		bool changed;
+		if (jwt_store_write_file(db, &o->keys, p->jwk_json, false, &changed, err, errlen) == -1)
+			return APPLY_ERR_KEY;
+	}
+	return st;
+}
+
+const char *apply_status_reason(enum apply_status st)
+{
+	switch (st) {
+	case APPLY_OK: return "ok";
+	case APPLY_ERR_SCHEMA: return "schema_mismatch";
+	case APPLY_ERR_VALVE: return "valve";
+	case APPLY_ERR_BUSY: return "busy";
+	case APPLY_ERR_INVALID: return "invalid";
+	default: return "internal";
+	}
+}
+
+size_t apply_total_changes(const struct apply_result *r)
+{
+	size_t n = r->jwt_changed ? 1 : 0;
+
+	for (size_t i = 0; i < r->ntables; i++)
+		n += r->tables[i].inserted + r->tables[i].updated + r->tables[i].deleted;
+	return n;
+}

@@ -1,0 +1,232 @@
+/* export: snapshot of the durable tables (schema.c decides which) plus the
+ * JWT key (jwt_store.c), hashed as it is read. */
+#include "export.h"
+
+#include "schema.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+char *export_select_sql(const struct schema_table *t)
+{
+	char *sql = sqlite3_mprintf("SELECT "), *next;
+
+	for (size_t i = 0; sql != NULL && i < t->ncols; i++) {
+		next = sqlite3_mprintf("%s%s\"%w\"", sql, i ? "," : "", t->cols[i]);
+		sqlite3_free(sql);
+		sql = next;
+	}
+	if (sql == NULL)
+		return NULL;
+	next = sqlite3_mprintf("%s FROM main.\"%w\"%s%s%s ORDER BY ", sql, t->name,
+			       t->local_rows ? " WHERE coalesce((" : "",
+			       t->local_rows ? t->local_rows : "", t->local_rows ? "), 0) = 0" : "");
+	sqlite3_free(sql);
+	sql = next;
+	for (size_t i = 0; sql != NULL && i < t->nkey; i++) {
+		next = sqlite3_mprintf("%s%s\"%w\"", sql, i ? "," : "", t->cols[t->key[i]]);
+		sqlite3_free(sql);
+		sql = next;
+	}
+	return sql;
+}
+
+static void hash_bytes(EVP_MD_CTX *h, uint8_t tag, const void *p, size_t n)
+{
+	uint8_t len[8];
+
+	for (int i = 0; i < 8; i++)
+		len[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+	EVP_DigestUpdate(h, &tag, 1);
+	EVP_DigestUpdate(h, len, 8);
+	if (n > 0)
+		EVP_DigestUpdate(h, p, n);
+}
+
+static void hash_column(EVP_MD_CTX *h, sqlite3_stmt *st, int c)
+{
+	switch (sqlite3_column_type(st, c)) {
+	case SQLITE_INTEGER: {
+		int64_t v = sqlite3_column_int64(st, c);
+		hash_bytes(h, 'i', &v, sizeof(v));
+		break;
+	}
+	case SQLITE_FLOAT: {
+		double v = sqlite3_column_double(st, c);
+		hash_bytes(h, 'r', &v, sizeof(v));
+		break;
+	}
+	case SQLITE_TEXT:
+		hash_bytes(h, 't', sqlite3_column_text(st, c), (size_t)sqlite3_column_bytes(st, c));
+		break;
+	case SQLITE_BLOB:
+		hash_bytes(h, 'b', sqlite3_column_blob(st, c), (size_t)sqlite3_column_bytes(st, c));
+		break;
+	default:
+		hash_bytes(h, 'n', NULL, 0);
+	}
+}
+
+static int table_init(struct pl_table *pt, const struct schema_table *t)
+{
+	pt->name = strdup(t->name);
+	pt->ncols = t->ncols;
+	pt->cols = calloc(t->ncols, sizeof(char *));
+	if (pt->name == NULL || pt->cols == NULL)
+		return -1;
+	for (size_t i = 0; i < t->ncols; i++) {
+		if ((pt->cols[i] = strdup(t->cols[i])) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* Appends the current row of st to pt, growing its cell array. */
+static int table_add_row(struct pl_table *pt, size_t *cap, sqlite3_stmt *st)
+{
+	if (pt->nrows == *cap) {
+		size_t ncap = *cap == 0 ? 64 : *cap * 2;
+		struct pl_value *n = realloc(pt->cells, ncap * pt->ncols * sizeof(*n));
+		if (n == NULL)
+			return -1;
+		pt->cells = n;
+		*cap = ncap;
+	}
+	for (size_t c = 0; c < pt->ncols; c++) {
+		if (pl_value_from_sqlite(pl_cell(pt, pt->nrows, c), st, (int)c) == -1) {
+			for (size_t k = 0; k < c; k++)
+				pl_value_clear(pl_cell(pt, pt->nrows, k));
+			return -1;
+		}
+	}
+	pt->nrows++;
+	return 0;
+}
+
+static int export_table(sqlite3 *db, const struct schema_table *t, EVP_MD_CTX *h,
+			struct pl_table *pt, char *err, size_t errlen)
+{
+	char *sql = export_select_sql(t);
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc;
+
+	if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_free(sql);
+		return fail(err, errlen, "cannot read %s: %s", t->name, sqlite3_errmsg(db));
+	}
+	sqlite3_free(sql);
+	hash_bytes(h, 'T', t->name, strlen(t->name));
+	for (size_t c = 0; c < t->ncols; c++) {
+		if (!t->per_node[c])
+			hash_bytes(h, 'C', t->cols[c], strlen(t->cols[c]));
+	}
+	if (pt != NULL && table_init(pt, t) == -1) {
+		sqlite3_finalize(st);
+		return fail(err, errlen, "out of memory");
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		hash_bytes(h, 'R', NULL, 0);
+		for (size_t c = 0; c < t->ncols; c++) {
+			if (!t->per_node[c])
+				hash_column(h, st, (int)c);
+		}
+		if (pt != NULL && table_add_row(pt, &cap, st) == -1) {
+			sqlite3_finalize(st);
+			return fail(err, errlen, "out of memory");
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(err, errlen, "cannot read %s: %s", t->name, sqlite3_errmsg(db));
+	return 0;
+}
+
+static int export_locked(sqlite3 *db, const struct jwt_store_cfg *keys, struct payload *p,
+			 struct export_result *res, EVP_MD_CTX *h, char *err, size_t errlen)
+{
+	struct schema s;
+	char *jwk = NULL;
+	size_t jwk_len = 0;
+	int rc = -1;
+
+	if (schema_load(db, &s, err, errlen) == -1)
+		return -1;
+	res->nunknown = 0;
+	for (size_t i = 0; i < s.nunknown && i < 16; i++)
+		snprintf(res->unknown[res->nunknown++], 64, "%s", s.unknown[i]);
+	hash_bytes(h, 'V', s.version, strlen(s.version));
+	if (p != NULL) {
+		p->format = PAYLOAD_FORMAT;
+		p->schema_version = strdup(s.version);
+		p->tables = calloc(s.ntables + 1, sizeof(struct pl_table));
+		if (p->schema_version == NULL || p->tables == NULL) {
+			fail(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < s.ntables; i++) {
+		struct pl_table *pt = p != NULL ? &p->tables[p->ntables++] : NULL;
+		if (export_table(db, &s.tables[i], h, pt, err, errlen) == -1)
+			goto out;
+	}
+	if (jwt_store_read(db, keys, &jwk, &jwk_len, err, errlen) == -1)
+		goto out;
+	hash_bytes(h, 'J', jwk, jwk != NULL ? jwk_len : 0);
+	if (p != NULL && jwk != NULL) {
+		p->jwk_json = strdup(jwk);
+		if (p->jwk_json == NULL) {
+			fail(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (jwk != NULL)
+		OPENSSL_clear_free(jwk, jwk_len + 1);
+	schema_free(&s);
+	return rc;
+}
+
+int export_snapshot(sqlite3 *db, const struct jwt_store_cfg *keys, struct payload *p,
+		    struct export_result *res, char *err, size_t errlen)
+{
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	unsigned int n = 32;
+	int rc;
+
+	if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(h);
+		return fail(err, errlen, "cannot start SHA-256");
+	}
+	if (p != NULL)
+		memset(p, 0, sizeof(*p));
+	/* One read transaction: the snapshot is consistent while Pocket ID writes. */
+	if (sqlite3_exec(db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK) {
+		EVP_MD_CTX_free(h);
+		return fail(err, errlen, "cannot begin a read transaction: %s", sqlite3_errmsg(db));
+	}
+	rc = export_locked(db, keys, p, res, h, err, errlen);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc == 0)
+		EVP_DigestFinal_ex(h, res->content_hash, &n);
+	EVP_MD_CTX_free(h);
+	if (rc == -1 && p != NULL)
+		payload_free(p);
+	return rc;
+}

@@ -1,0 +1,32 @@
+/* export: one consistent snapshot of the primary's durable data as a
+ * payload (and its content hash, which drives the generation number). It
+ * reads inside a single read transaction; it never writes and never seals. */
+#ifndef PIS_EXPORT_H
+#define PIS_EXPORT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jwt_store.h"
+#include "payload.h"
+
+struct export_result {
+	uint8_t content_hash[32]; /* SHA-256 over shipped rows (per-node columns excluded) and the JWK */
+	size_t nunknown;	  /* tables the sidecar does not know (left alone) */
+	char unknown[16][64];
+};
+
+/* Fills p (format, schema_version, tables, jwk_json; the caller sets sender,
+ * recipient, generation and issued_at) unless p is NULL, in which case only
+ * the hash is computed. Returns 0, or -1 with err set. */
+int export_snapshot(sqlite3 *db, const struct jwt_store_cfg *keys, struct payload *p,
+		    struct export_result *res, char *err, size_t errlen);
+
+/* SELECT of a durable table's shipped rows: columns in schema order, node
+ * local rows excluded, ordered by key. Returns malloc'd SQL (sqlite3_free). */
+struct schema_table;
+char *export_select_sql(const struct schema_table *t);
+
+#endif

@@ -1,0 +1,365 @@
+/* schema: the table policy (from Pocket ID's releases v1.9 to v2.14, see
+ * tests/fixtures/schema/NOTES.md) and run-time discovery through PRAGMA
+ * table_info, index_list, index_info and foreign_key_list. */
+#include "schema.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Durable tables, each only where the release has it. */
+static const char *const durable_tables[] = {
+	"users", "user_groups", "user_groups_users", "custom_claims", "webauthn_credentials",
+	"oidc_clients", "oidc_clients_allowed_user_groups", "api_keys", "signup_tokens",
+	"signup_tokens_user_groups", "apis", "api_permissions", "oidc_clients_allowed_apis",
+	"oidc_clients_allowed_api_permissions", "storage", "app_config_variables", NULL,
+};
+
+/* Runtime tables Pocket ID keeps per node. */
+static const char *const local_tables[] = {
+	"audit_logs", "webauthn_sessions", "reauthentication_tokens", "one_time_access_tokens",
+	"email_verification_tokens", "oidc_authorization_codes", "oidc_refresh_tokens",
+	"oidc_device_codes", "oauth2_sessions", "oauth2_jtis", "interaction_sessions",
+	"user_authorized_oidc_clients", "scim_service_providers", "schema_migrations", "kv", NULL,
+};
+
+/* Columns each node writes for itself: kept on update, taken on insert, and
+ * left out of the change detection. */
+static const struct {
+	const char *table, *column;
+} per_node_columns[] = {
+	{"api_keys", "last_used_at"},
+	{"api_keys", "expiration_email_sent"},
+	{"oidc_clients", "pkce_supported"}, /* set by /authorize on whichever node served it */
+};
+
+/* Rows that belong to one node even inside durable tables. Each applies
+ * only when the table has the named column. */
+static const struct {
+	const char *table, *needs_column, *where;
+} local_rows[] = {
+	{"app_config_variables", "key", "\"key\" = 'instanceId'"},
+	/* v2.13+: client-metadata-document clients are created by OIDC flows on
+	 * any node; deleting them on a secondary would cascade its sessions. */
+	{"oidc_clients", "client_type", "client_type = 'cimd'"},
+	{"oidc_clients_allowed_user_groups", "oidc_client_id",
+	 "oidc_client_id IN (SELECT id FROM oidc_clients WHERE client_type = 'cimd')"},
+	{"oidc_clients_allowed_apis", "oidc_client_id",
+	 "oidc_client_id IN (SELECT id FROM oidc_clients WHERE client_type = 'cimd')"},
+	{"oidc_clients_allowed_api_permissions", "oidc_client_id",
+	 "oidc_client_id IN (SELECT id FROM oidc_clients WHERE client_type = 'cimd')"},
+};
+
+static bool in_list(const char *const *list, const char *name)
+{
+	for (; *list != NULL; list++) {
+		if (strcmp(*list, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+enum table_class schema_classify(const char *name)
+{
+	if (in_list(durable_tables, name))
+		return TABLE_DURABLE;
+	if (in_list(local_tables, name) || strncmp(name, "francis_", 8) == 0 ||
+	    strncmp(name, "sqlite_", 7) == 0)
+		return TABLE_LOCAL;
+	return TABLE_UNKNOWN;
+}
+
+bool schema_column_per_node(const char *table, const char *column)
+{
+	for (size_t i = 0; i < sizeof(per_node_columns) / sizeof(per_node_columns[0]); i++) {
+		if (strcmp(per_node_columns[i].table, table) == 0 &&
+		    strcmp(per_node_columns[i].column, column) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int schema_column_index(const struct schema_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (strcmp(t->cols[i], name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+const struct schema_table *schema_table(const struct schema *s, const char *name)
+{
+	for (size_t i = 0; i < s->ntables; i++) {
+		if (strcmp(s->tables[i].name, name) == 0)
+			return &s->tables[i];
+	}
+	return NULL;
+}
+
+static int prepare(sqlite3 *db, const char *fmt, const char *arg, sqlite3_stmt **st)
+{
+	char *sql = sqlite3_mprintf(fmt, arg);
+	int rc = sql == NULL ? SQLITE_NOMEM : sqlite3_prepare_v2(db, sql, -1, st, NULL);
+
+	sqlite3_free(sql);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Columns, per-node flags and primary key from PRAGMA table_info. */
+static int load_columns(sqlite3 *db, struct schema_table *t)
+{
+	sqlite3_stmt *st;
+	size_t cap = 16, pk_pos[64] = {0};
+
+	if (prepare(db, "PRAGMA main.table_info(\"%w\")", t->name, &st) == -1)
+		return -1;
+	t->cols = calloc(cap, sizeof(char *));
+	t->per_node = calloc(cap, sizeof(bool));
+	t->key = calloc(cap, sizeof(size_t));
+	while (t->cols != NULL && t->per_node != NULL && t->key != NULL && sqlite3_step(st) == SQLITE_ROW) {
+		int pk = sqlite3_column_int(st, 5);
+		if (t->ncols == cap) {
+			cap *= 2;
+			char **c = realloc(t->cols, cap * sizeof(char *));
+			bool *p = c ? realloc(t->per_node, cap * sizeof(bool)) : NULL;
+			size_t *k = p ? realloc(t->key, cap * sizeof(size_t)) : NULL;
+			if (c) t->cols = c;
+			if (p) t->per_node = p;
+			if (k == NULL)
+				break;
+			t->key = k;
+		}
+		t->cols[t->ncols] = strdup((const char *)sqlite3_column_text(st, 1));
+		t->per_node[t->ncols] = schema_column_per_node(t->name, t->cols[t->ncols]);
+		if (pk > 0 && pk < 64)
+			pk_pos[pk] = t->ncols + 1;
+		t->ncols++;
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 1; i < 64; i++) {
+		if (pk_pos[i] != 0)
+			t->key[t->nkey++] = pk_pos[i] - 1;
+	}
+	if (t->nkey == 0) { /* no declared key: the whole row is the key */
+		for (size_t i = 0; i < t->ncols; i++)
+			t->key[t->nkey++] = i;
+	}
+	return t->ncols == 0 ? -1 : 0;
+}
+
+/* UNIQUE constraints and unique indexes other than the primary key. */
+static int load_uniques(sqlite3 *db, struct schema_table *t)
+{
+	sqlite3_stmt *list, *info;
+
+	if (prepare(db, "PRAGMA main.index_list(\"%w\")", t->name, &list) == -1)
+		return -1;
+	while (sqlite3_step(list) == SQLITE_ROW && t->nunique < SCHEMA_MAX_UNIQUE) {
+		struct schema_unique *u = &t->unique[t->nunique];
+		const char *origin = (const char *)sqlite3_column_text(list, 3);
+		if (sqlite3_column_int(list, 2) == 0 || strcmp(origin, "pk") == 0)
+			continue;
+		if (prepare(db, "PRAGMA main.index_info(\"%w\")",
+			    (const char *)sqlite3_column_text(list, 1), &info) == -1)
+			continue;
+		u->ncols = 0;
+		while (sqlite3_step(info) == SQLITE_ROW && u->ncols < SCHEMA_MAX_UNIQUE_COLS) {
+			const char *col = (const char *)sqlite3_column_text(info, 2);
+			int idx = col != NULL ? schema_column_index(t, col) : -1;
+			if (idx >= 0)
+				u->col[u->ncols++] = (size_t)idx;
+		}
+		sqlite3_finalize(info);
+		if (u->ncols > 0)
+			t->nunique++;
+	}
+	sqlite3_finalize(list);
+	return 0;
+}
+
+static void set_local_rows(struct schema_table *t)
+{
+	for (size_t i = 0; i < sizeof(local_rows) / sizeof(local_rows[0]); i++) {
+		if (strcmp(local_rows[i].table, t->name) == 0 &&
+		    schema_column_index(t, local_rows[i].needs_column) >= 0)
+			t->local_rows = local_rows[i].where;
+	}
+}
+
+/* The cimd filters of the child tables are only valid when oidc_clients has
+ * client_type: drop them otherwise. */
+static void check_local_rows(struct schema *s)
+{
+	const struct schema_table *clients = schema_table(s, "oidc_clients");
+	bool cimd = clients != NULL && schema_column_index(clients, "client_type") >= 0;
+
+	for (size_t i = 0; i < s->ntables; i++) {
+		if (s->tables[i].local_rows != NULL && strstr(s->tables[i].local_rows, "cimd") &&
+		    !cimd)
+			s->tables[i].local_rows = NULL;
+	}
+}
+
+/* Parent tables of t (foreign keys), only durable ones. */
+static int parents_of(sqlite3 *db, const char *name, char parents[][64], int max)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (prepare(db, "PRAGMA main.foreign_key_list(\"%w\")", name, &st) == -1)
+		return 0;
+	while (sqlite3_step(st) == SQLITE_ROW && n < max) {
+		const char *p = (const char *)sqlite3_column_text(st, 2);
+		if (p != NULL && strcmp(p, name) != 0 && strlen(p) < 64)
+			snprintf(parents[n++], 64, "%s", p);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Orders s->tables so that every table comes after its parents. */
+static int order_by_foreign_keys(sqlite3 *db, struct schema *s)
+{
+	struct schema_table *sorted = calloc(s->ntables + 1, sizeof(*sorted));
+	bool *placed = calloc(s->ntables + 1, sizeof(bool));
+	size_t n = 0;
+
+	if (sorted == NULL || placed == NULL) {
+		free(sorted);
+		free(placed);
+		return -1;
+	}
+	while (n < s->ntables) {
+		size_t before = n;
+		for (size_t i = 0; i < s->ntables; i++) {
+			char parents[16][64];
+			int np = placed[i] ? 0 : parents_of(db, s->tables[i].name, parents, 16);
+			bool ready = !placed[i];
+			for (int p = 0; ready && p < np; p++) {
+				for (size_t j = 0; j < s->ntables; j++) {
+					if (!placed[j] && j != i && strcmp(s->tables[j].name, parents[p]) == 0)
+						ready = false;
+				}
+			}
+			if (ready) {
+				sorted[n++] = s->tables[i];
+				placed[i] = true;
+			}
+		}
+		if (n == before) /* a cycle: keep the remaining order */
+			for (size_t i = 0; i < s->ntables; i++)
+				if (!placed[i]) {
+					sorted[n++] = s->tables[i];
+					placed[i] = true;
+				}
+	}
+	free(s->tables);
+	free(placed);
+	s->tables = sorted;
+	return 0;
+}
+
+static int load_version(sqlite3 *db, struct schema *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT CAST(version AS TEXT), dirty FROM schema_migrations", -1,
+			       &st, NULL) != SQLITE_OK)
+		return fail(err, errlen, "no schema_migrations table: not a Pocket ID database, "
+					 "or Pocket ID has never started on it");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
+		s->version = strdup((const char *)sqlite3_column_text(st, 0));
+		s->dirty = sqlite3_column_int(st, 1) != 0;
+	}
+	rc = rc == SQLITE_ROW && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!rc || s->version == NULL)
+		return fail(err, errlen, "schema_migrations must hold exactly one row");
+	if (s->dirty)
+		return fail(err, errlen, "Pocket ID schema version %s is marked dirty (a migration "
+					 "failed); fix Pocket ID first", s->version);
+	return 0;
+}
+
+int schema_load(sqlite3 *db, struct schema *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	size_t cap = 32;
+
+	memset(s, 0, sizeof(*s));
+	if (load_version(db, s, err, errlen) == -1)
+		goto fail;
+	s->tables = calloc(cap, sizeof(*s->tables));
+	s->unknown = calloc(cap, sizeof(char *));
+	if (s->tables == NULL || s->unknown == NULL ||
+	    sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+			       -1, &st, NULL) != SQLITE_OK) {
+		fail(err, errlen, "cannot read the table list: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		enum table_class c = schema_classify(name);
+		if (strcmp(name, "kv") == 0)
+			s->has_kv = true;
+		if (c == TABLE_UNKNOWN && s->nunknown < cap)
+			s->unknown[s->nunknown++] = strdup(name);
+		if (c != TABLE_DURABLE || s->ntables >= cap)
+			continue;
+		struct schema_table *t = &s->tables[s->ntables++];
+		t->name = strdup(name);
+		if (t->name == NULL || load_columns(db, t) == -1 || load_uniques(db, t) == -1) {
+			sqlite3_finalize(st);
+			fail(err, errlen, "cannot read the columns of %s", name);
+			goto fail;
+		}
+		set_local_rows(t);
+		t->cached_by_pocket_id = strcmp(name, "app_config_variables") == 0;
+		if (t->cached_by_pocket_id)
+			s->has_app_config = true;
+	}
+	sqlite3_finalize(st);
+	check_local_rows(s);
+	if (order_by_foreign_keys(db, s) == -1) {
+		fail(err, errlen, "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	schema_free(s);
+	return -1;
+}
+
+void schema_free(struct schema *s)
+{
+	for (size_t i = 0; i < s->ntables; i++) {
+		struct schema_table *t = &s->tables[i];
+		for (size_t c = 0; c < t->ncols; c++)
+			free(t->cols[c]);
+		free(t->cols);
+		free(t->per_node);
+		free(t->key);
+		free(t->name);
+	}
+	for (size_t i = 0; i < s->nunknown; i++)
+		free(s->unknown[i]);
+	free(s->unknown);
+	free(s->tables);
+	free(s->version);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,377 @@
+/* Engine scenarios (export + apply) on every fixture release: initial sync,
+ * renames and swaps under UNIQUE, deletes cascading only the deleted user's
+ * local rows, per-node columns, JWT re-wrap, schema guard, the valve, and
+ * applies racing a concurrent writer. */
+#include "apply.h"
+#include "jwk.h"
+#include "export.h"
+#include "payload.h"
+#include "pidb.h"
+#include "pidfix.h"
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define KEY_P "primary-encryption-key-0123"
+#define KEY_S "secondary-encryption-key-456"
+
+struct pair {
+	char *dir;
+	const char *version;
+	sqlite3 *p, *s; /* fixture handles (writers acting as Pocket ID) */
+	sqlite3 *sdb;	/* the sidecar's handle on the secondary */
+};
+
+static struct pair pair_new(const char *version, bool seed_secondary)
+{
+	struct pair x = {tu_mkdtemp(), version, NULL, NULL, NULL};
+	char err[256], path[1024];
+
+	x.p = fx_create(x.dir, "primary.db", version, "11111111-aaaa", KEY_P, FX_JWK_A);
+	x.s = fx_create(x.dir, "secondary.db", version, "22222222-bbbb", KEY_S, FX_JWK_B);
+	fx_seed(x.p);
+	if (seed_secondary)
+		fx_seed(x.s);
+	snprintf(path, sizeof(path), "%s/secondary.db", x.dir);
+	assert_int_equal(pidb_open(path, 2000, &x.sdb, err, sizeof(err)), 0);
+	return x;
+}
+
+static void pair_free(struct pair *x)
+{
+	sqlite3_close(x->p);
+	sqlite3_close(x->s);
+	sqlite3_close(x->sdb);
+	tu_rmtree(x->dir);
+}
+
+static void make_payload(sqlite3 *db, const char *key, struct payload *out)
+{
+	struct jwt_store_cfg k = {(const uint8_t *)key, strlen(key), NULL, NULL};
+	struct export_result er;
+	struct payload p;
+	char err[256], *json;
+	size_t len;
+
+	if (export_snapshot(db, &k, &p, &er, err, sizeof(err)) != 0)
+		fail_msg("export: %s", err);
+	p.generation = 1;
+	p.issued_at = 1795000000;
+	/* Through the codec, as on the wire. */
+	assert_int_equal(payload_encode(&p, &json, &len), 0);
+	payload_free(&p);
+	if (payload_decode((const uint8_t *)json, len, out, err, sizeof(err)) != 0)
+		fail_msg("decode: %s", err);
+	free(json);
+}
+
+static enum apply_status sync_opts(struct pair *x, struct apply_opts *o, struct apply_result *r, char *err)
+{
+	struct payload p;
+	enum apply_status st;
+
+	make_payload(x->p, KEY_P, &p);
+	o->keys = (struct jwt_store_cfg){(const uint8_t *)KEY_S, strlen(KEY_S), NULL, NULL};
+	st = apply_payload(x->sdb, &p, o, r, err, 256);
+	payload_free(&p);
+	return st;
+}
+
+static void sync_ok(struct pair *x, struct apply_result *r)
+{
+	/* The fixtures are tiny: one deleted user is a third of them. The valve
+	 * has its own test below. */
+	struct apply_opts o = {.max_delete_percent = 100};
+	char err[256];
+	if (sync_opts(x, &o, r, err) != APPLY_OK)
+		fail_msg("%s: apply: %s", x->version, err);
+}
+
+static void assert_same_durable(struct pair *x)
+{
+	char *a = fx_dump_durable(x->p), *b = fx_dump_durable(x->s);
+	if (strcmp(a, b) != 0)
+		fail_msg("%s: durable data differs\nprimary:\n%s\nsecondary:\n%s", x->version, a, b);
+	free(a);
+	free(b);
+}
+
+static size_t count_of(const struct apply_result *r, const char *table, char op)
+{
+	for (size_t i = 0; i < r->ntables; i++) {
+		if (strcmp(r->tables[i].table, table) == 0)
+			return op == 'i' ? r->tables[i].inserted : op == 'u' ? r->tables[i].updated : r->tables[i].deleted;
+	}
+	return 0;
+}
+
+static void test_initial_sync_and_idempotence(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		struct pair x = pair_new(*v, false);
+		struct apply_result r;
+		char *id_before = fx_instance_id(x.s), *id_after, *jwk;
+		fx_row(x.s, "webauthn_sessions", "id", "t:s-session", "challenge", "t:abc", NULL);
+		sync_ok(&x, &r);
+		assert_true(r.wrote);
+		assert_true(r.jwt_changed);
+		assert_true(r.restart_needed);
+		assert_int_equal(count_of(&r, "users", 'i'), 3);
+		assert_int_equal(count_of(&r, "webauthn_credentials", 'i'), 3);
+		assert_same_durable(&x);
+		/* The instance id stays this node's own. */
+		id_after = fx_instance_id(x.s);
+		assert_string_equal(id_before, id_after);
+		/* The JWT key is the primary's, wrapped with the secondary's KEK. */
+		jwk = fx_jwk(x.s, KEY_S);
+		assert_non_null(jwk);
+		assert_true(jwk_same(jwk, FX_JWK_A));
+		/* Local runtime rows untouched. */
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM webauthn_sessions"), 1);
+		/* Applying the same payload again writes nothing. */
+		sync_ok(&x, &r);
+		assert_false(r.wrote);
+		assert_false(r.jwt_changed);
+		assert_int_equal(apply_total_changes(&r), 0);
+		free(id_before);
+		free(id_after);
+		free(jwk);
+		pair_free(&x);
+	}
+}
+
+static void test_rename_and_swaps(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		struct pair x = pair_new(*v, false);
+		struct apply_result r;
+		sync_ok(&x, &r);
+		fx_seed_local(x.s, "s");
+		long audits = fx_count(x.s, "SELECT count(*) FROM audit_logs");
+		/* Swap usernames and emails of alice and bob; rename carol; move a
+		 * credential id from alice's passkey to bob's. */
+		fx_exec(x.p, "UPDATE users SET username='tmp', email='tmp@x' WHERE id='u-alice';"
+			     "UPDATE users SET username='alice', email='alice@example.com' WHERE id='u-bob';"
+			     "UPDATE users SET username='bob', email='bob@example.com' WHERE id='u-alice';"
+			     "UPDATE users SET first_name='Caroline' WHERE id='u-carol';"
+			     "UPDATE user_groups SET name='tmpg' WHERE id='g-admins';"
+			     "UPDATE user_groups SET name='admins' WHERE id='g-staff';"
+			     "UPDATE user_groups SET name='staff' WHERE id='g-admins';");
+		fx_exec(x.p, "UPDATE webauthn_credentials SET credential_id=(SELECT credential_id FROM webauthn_credentials WHERE id='c-alice-2') || '' WHERE 0;");
+		fx_exec(x.p, "CREATE TEMP TABLE t AS SELECT credential_id AS c FROM webauthn_credentials WHERE id='c-alice-2';"
+			     "DELETE FROM webauthn_credentials WHERE id='c-alice-2';"
+			     "UPDATE webauthn_credentials SET credential_id=(SELECT c FROM t) WHERE id='c-bob-1';");
+		sync_ok(&x, &r);
+		assert_same_durable(&x);
+		assert_int_equal(count_of(&r, "users", 'u'), 3);
+		assert_int_equal(count_of(&r, "users", 'i') + count_of(&r, "users", 'd'), 0);
+		assert_int_equal(count_of(&r, "webauthn_credentials", 'u'), 1);
+		assert_int_equal(count_of(&r, "webauthn_credentials", 'd'), 1);
+		/* Updated in place: no local rows were cascaded away. */
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM audit_logs"), audits);
+		pair_free(&x);
+	}
+}
+
+static void test_delete_user_cascades_only_theirs(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		struct pair x = pair_new(*v, false);
+		struct apply_result r;
+		sync_ok(&x, &r);
+		fx_seed_local(x.s, "s");
+		fx_exec(x.p, "DELETE FROM users WHERE id='u-alice'");
+		sync_ok(&x, &r);
+		assert_same_durable(&x);
+		assert_int_equal(count_of(&r, "users", 'd'), 1);
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM audit_logs WHERE user_id='u-alice'"), 0);
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM audit_logs WHERE user_id<>'u-alice'"), 4);
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM webauthn_credentials"), 1);
+		pair_free(&x);
+	}
+}
+
+static void test_passkeys_groups_clients(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		struct pair x = pair_new(*v, false);
+		struct apply_result r;
+		bool v2 = strcmp(*v, "v1.9") != 0;
+		sync_ok(&x, &r);
+		fx_row(x.p, "webauthn_credentials", "id", "t:c-carol-1", "name", "t:Key", "user_id", "t:u-carol",
+		       "credential_id", v2 ? "b:DQ4PEA==" : "t:cred-carol-1", "public_key", "b:AQ==",
+		       "attestation_type", "t:none", NULL);
+		fx_exec(x.p, "DELETE FROM user_groups_users WHERE user_id='u-bob';"
+			     "INSERT INTO user_groups_users(user_id,user_group_id) VALUES('u-carol','g-staff');"
+			     "DELETE FROM oidc_clients_allowed_user_groups;"
+			     "INSERT INTO oidc_clients_allowed_user_groups(oidc_client_id,user_group_id) VALUES('client-1','g-admins');");
+		sync_ok(&x, &r);
+		assert_same_durable(&x);
+		assert_int_equal(count_of(&r, "webauthn_credentials", 'i'), 1);
+		assert_int_equal(count_of(&r, "user_groups_users", 'i'), 1);
+		assert_int_equal(count_of(&r, "user_groups_users", 'd'), 1);
+		assert_int_equal(count_of(&r, "oidc_clients_allowed_user_groups", 'i'), 1);
+		assert_int_equal(count_of(&r, "oidc_clients_allowed_user_groups", 'd'), 1);
+		assert_false(r.restart_needed);
+		pair_free(&x);
+	}
+}
+
+static void test_api_key_per_node_columns(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		struct pair x = pair_new(*v, false);
+		struct apply_result r;
+		sync_ok(&x, &r);
+		fx_exec(x.s, "UPDATE api_keys SET last_used_at=1800000000");
+		fx_exec(x.p, "UPDATE api_keys SET last_used_at=1700000500, name='ci-renamed'");
+		sync_ok(&x, &r);
+		assert_int_equal(count_of(&r, "api_keys", 'u'), 1);
+		assert_int_equal(fx_count(x.s, "SELECT last_used_at FROM api_keys"), 1800000000);
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM api_keys WHERE name='ci-renamed'"), 1);
+		/* Only a per-node column changed: nothing to do. */
+		fx_exec(x.p, "UPDATE api_keys SET last_used_at=1700000999");
+		sync_ok(&x, &r);
+		assert_false(r.wrote);
+		pair_free(&x);
+	}
+}
+
+static void test_schema_mismatch_refused(void **state)
+{
+	struct pair x = pair_new("v2.14", true);
+	struct apply_result r;
+	struct apply_opts o = {.max_delete_percent = 50};
+	char err[256], *before = fx_dump_durable(x.s), *after;
+	(void)state;
+	fx_exec(x.s, "UPDATE schema_migrations SET version=20260807120000");
+	assert_int_equal(sync_opts(&x, &o, &r, err), APPLY_ERR_SCHEMA);
+	assert_non_null(strstr(err, "this node 20260807120000, primary 20260814120000"));
+	assert_non_null(strstr(err, "upgrade Pocket ID on both nodes to the same release"));
+	fx_exec(x.s, "UPDATE schema_migrations SET version=20260814120000, dirty=1");
+	assert_int_equal(sync_opts(&x, &o, &r, err), APPLY_ERR_DB);
+	assert_non_null(strstr(err, "dirty"));
+	fx_exec(x.s, "UPDATE schema_migrations SET version=20260807120000, dirty=0");
+	after = fx_dump_durable(x.s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	pair_free(&x);
+}
+
+static void test_valve_and_force(void **state)
+{
+	struct pair x = pair_new("v2.14", false);
+	struct apply_result r;
+	struct apply_opts o = {.max_delete_percent = 50};
+	char err[256];
+	(void)state;
+	sync_ok(&x, &r);
+	fx_exec(x.p, "DELETE FROM users WHERE id IN ('u-alice','u-bob')");
+	assert_int_equal(sync_opts(&x, &o, &r, err), APPLY_ERR_VALVE);
+	assert_non_null(strstr(err, "refusing to delete 2 of 3 users"));
+	assert_int_equal(fx_count(x.s, "SELECT count(*) FROM users"), 3);
+	o.dry_run = true;
+	o.force = true;
+	assert_int_equal(sync_opts(&x, &o, &r, err), APPLY_OK);
+	assert_int_equal(count_of(&r, "users", 'd'), 2);
+	assert_int_equal(fx_count(x.s, "SELECT count(*) FROM users"), 3); /* dry run */
+	o.dry_run = false;
+	assert_int_equal(sync_opts(&x, &o, &r, err), APPLY_OK);
+	assert_int_equal(fx_count(x.s, "SELECT count(*) FROM users"), 1);
+	assert_same_durable(&x);
+	pair_free(&x);
+}
+
+static void test_local_rows_kept(void **state)
+{
+	struct pair x = pair_new("v2.14", false);
+	struct apply_result r;
+	(void)state;
+	/* A CIMD client created by a flow on the secondary stays. */
+	fx_row(x.s, "oidc_clients", "id", "t:cimd-1", "name", "t:Meta client", "client_type", "t:cimd", NULL);
+	sync_ok(&x, &r);
+	assert_int_equal(fx_count(x.s, "SELECT count(*) FROM oidc_clients WHERE id='cimd-1'"), 1);
+	assert_same_durable(&x);
+	pair_free(&x);
+}
+
+struct writer {
+	char path[1024];
+	volatile int stop;
+	long writes, failures;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	sqlite3 *db;
+	char sql[256];
+	sqlite3_open(w->path, &db);
+	sqlite3_busy_timeout(db, 2500); /* what Pocket ID allows itself */
+	while (!w->stop) {
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO audit_logs(id,created_at,event,user_agent,data,user_id) VALUES('w-%ld',0,'SIGN_IN','t','{}','u-carol')",
+			 w->writes);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+			w->writes++;
+		else
+			w->failures++;
+		/* A busy login rate (about a thousand writes a second), not a
+		 * tight loop that would starve every other SQLite writer. */
+		usleep(1000);
+	}
+	sqlite3_close(db);
+	return NULL;
+}
+
+static void test_concurrent_local_writer(void **state)
+{
+	struct pair x = pair_new("v2.14", false);
+	struct apply_result r;
+	struct writer w = {0};
+	pthread_t th;
+	(void)state;
+	sync_ok(&x, &r);
+	snprintf(w.path, sizeof(w.path), "%s/secondary.db", x.dir);
+	assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+	for (int i = 0; i < 20; i++) {
+		char sql[128];
+		snprintf(sql, sizeof(sql), "UPDATE users SET first_name='Bob %d' WHERE id='u-bob'", i);
+		fx_exec(x.p, sql);
+		sync_ok(&x, &r);
+		assert_int_equal(count_of(&r, "users", 'u'), 1);
+	}
+	w.stop = 1;
+	pthread_join(th, NULL);
+	assert_int_equal(w.failures, 0);
+	assert_true(w.writes > 0);
+	assert_same_durable(&x);
+	assert_int_equal(fx_count(x.s, "SELECT count(*) FROM audit_logs"), w.writes);
+	pair_free(&x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_initial_sync_and_idempotence),
+		cmocka_unit_test(test_rename_and_swaps),
+		cmocka_unit_test(test_delete_user_cascades_only_theirs),
+		cmocka_unit_test(test_passkeys_groups_clients),
+		cmocka_unit_test(test_api_key_per_node_columns),
+		cmocka_unit_test(test_schema_mismatch_refused),
+		cmocka_unit_test(test_valve_and_force),
+		cmocka_unit_test(test_local_rows_kept),
+		cmocka_unit_test(test_concurrent_local_writer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
