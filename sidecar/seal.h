@@ -1,4 +1,4 @@
-/* seal: the sealing layer of the sync protocol (proto/SPEC.md section 2):
+/* seal: the sealing layer of the sync protocol (proto/SPEC.md section 3):
  * authenticated ECIES from the primary's static X25519 key to one
  * recipient's static X25519 key. Wire = ephemeral public key (32) || nonce
  * (12) || AES-256-GCM ciphertext || tag (16). It knows nothing about the
@@ -50,5 +50,18 @@ enum seal_status seal_seal_with(const struct node_key *sender,
 enum seal_status seal_open(const struct node_key *recipient, const uint8_t sender_pub[static 32],
 			   const uint8_t *wire, size_t wire_len, size_t max_wire, uint8_t **pt,
 			   size_t *pt_len);
+
+/* The two steps seal and open are built from, exposed for the test vectors
+ * and the interop tool. seal_dh: one X25519 agreement into out;
+ * SEAL_ERR_WEAK_KEY when the result is all zero (pub is a low-order point).
+ * out is wiped on any failure. */
+enum seal_status seal_dh(const uint8_t priv[static 32], const uint8_t pub[static 32],
+			 uint8_t out[static 32]);
+/* key = HKDF-SHA256(salt = eph_pub || recipient_pub || sender_pub,
+ * IKM = dh_e || dh_s, info = SEAL_INFO, L = 32). */
+enum seal_status seal_derive_key(const uint8_t dh_e[static 32], const uint8_t dh_s[static 32],
+				 const uint8_t eph_pub[static 32],
+				 const uint8_t recipient_pub[static 32],
+				 const uint8_t sender_pub[static 32], uint8_t key[static 32]);
 
 #endif
