@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* ---- cells ---- */
@@ -279,7 +280,8 @@ int pl_value_decode(const char *s, struct pl_value *v)
 		v->type = s[0] == 'x' ? PL_TEXT : PL_BLOB;
 		v->u.bytes = buf; /* b64_decode_alloc NUL-terminates */
 		v->len = n;
-		return 0;
+		/* One encoding per value: text that could travel as "t:" must. */
+		return v->type == PL_TEXT && utf8_plain(buf, n) ? -1 : 0;
 	default:
 		return -1;
 	}
@@ -490,6 +492,18 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* cJSON keeps duplicate members; the format forbids them. */
+static bool has_duplicate_member(const cJSON *obj)
+{
+	for (const cJSON *a = obj->child; a != NULL; a = a->next) {
+		for (const cJSON *b = a->next; b != NULL; b = b->next) {
+			if (strcmp(a->string, b->string) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
 static bool name_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -512,7 +526,7 @@ static int decode_columns(const cJSON *cols, struct pl_table *t, char *err, size
 		if (!cJSON_IsString(c) || !name_ok(c->valuestring))
 			return bad(err, errlen, "table %s: column %zu has no valid name", t->name, i);
 		for (size_t k = 0; k < i; k++) {
-			if (strcmp(t->cols[k], c->valuestring) == 0)
+			if (strcasecmp(t->cols[k], c->valuestring) == 0)
 				return bad(err, errlen, "table %s: column %s appears twice", t->name,
 					   c->valuestring);
 		}
@@ -565,6 +579,8 @@ static int decode_table(const cJSON *jt, struct pl_table *t, char *err, size_t e
 	t->name = strdup(name->valuestring);
 	if (t->name == NULL)
 		return bad(err, errlen, "out of memory");
+	if (has_duplicate_member(jt))
+		return bad(err, errlen, "table %s: a member appears twice", t->name);
 	cJSON_ArrayForEach(m, jt) {
 		if (strcmp(m->string, "name") != 0 && strcmp(m->string, "columns") != 0 &&
 		    strcmp(m->string, "rows") != 0)
@@ -591,7 +607,7 @@ static int decode_tables(const cJSON *tables, struct payload *p, char *err, size
 		if (decode_table(jt, t, err, errlen) == -1)
 			return -1;
 		for (size_t k = 0; k + 1 < p->ntables; k++) {
-			if (strcmp(p->tables[k].name, t->name) == 0)
+			if (strcasecmp(p->tables[k].name, t->name) == 0)
 				return bad(err, errlen, "table %s appears twice", t->name);
 		}
 	}
@@ -628,6 +644,8 @@ static int decode_header(const cJSON *doc, struct payload *p, char *err, size_t 
 	const cJSON *m, *jwk;
 	uint64_t schema;
 
+	if (has_duplicate_member(doc))
+		return bad(err, errlen, "a member appears twice");
 	cJSON_ArrayForEach(m, doc) {
 		size_t i = 0;
 		while (header_members[i] != NULL && strcmp(header_members[i], m->string) != 0)

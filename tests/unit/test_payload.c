@@ -173,11 +173,11 @@ static void test_cell_forms(void **state)
 	static const struct { const char *in; enum pl_type type; } ok[] = {
 		{"i:0", PL_INT}, {"i:-9223372036854775808", PL_INT}, {"i:9223372036854775807", PL_INT},
 		{"r:-0", PL_REAL}, {"r:inf", PL_REAL}, {"r:1.5e-300", PL_REAL}, {"t:", PL_TEXT},
-		{"t:caf\xc3\xa9", PL_TEXT}, {"x:AP8=", PL_TEXT}, {"b:", PL_BLOB}, {"b:AAE=", PL_BLOB},
+		{"t:caf\xc3\xa9", PL_TEXT}, {"x:AP8=", PL_TEXT}, {"x:/w==", PL_TEXT}, {"b:", PL_BLOB}, {"b:AAE=", PL_BLOB},
 	};
 	static const char *const bad[] = {"", "i", "i:", "i:01", "i:-0", "i:+1", "i:1.0",
 		"i:9223372036854775808", "r:nan", "r:0x1p3", "r:infinity", "r:1e999", "r:",
-		"t:\xff", "t:\xc0\x80", "t:\xed\xa0\x80", "x:AP8", "b:!!!!", "q:1", "T:x"};
+		"t:\xff", "t:\xc0\x80", "t:\xed\xa0\x80", "x:AP8", "x:", "x:YWJj", "b:!!!!", "q:1", "T:x"};
 	struct pl_value v;
 	(void)state;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -216,6 +216,8 @@ static void test_document_rejections(void **state)
 	assert_int_equal(p.tables[0].nrows, 1);
 	payload_free(&p);
 	expect_reject("[]", "not a JSON object");
+	expect_reject("{\"format\":1," HDR ",\"generation\":\"6\",\"tables\":[]}", "a member appears twice");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"A\"],\"rows\":[]}]}", "column A appears twice");
 	expect_reject("{\"format\":2," HDR ",\"tables\":[]}", "unsupported payload format 2 (this build reads 1)");
 	expect_reject("{\"format\":1," HDR ",\"tables\":[],\"extra\":1}", "unknown member \"extra\"");
 	expect_reject("{\"format\":1,\"sender\":\"AAAA\",\"recipient\":\"" KEY "\",\"generation\":\"5\",\"issued_at\":\"2026-11-22T20:00:00Z\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"sender\" is not a base64");
