@@ -1,7 +1,9 @@
 /* cli: shared helpers for the subcommands (see cli.h). No subcommand logic. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -115,5 +117,39 @@ int cli_no_operands(int argc, char **argv, int first_arg)
 		cli_usage_error(argv[0], "unexpected argument '%s'", argv[first_arg]);
 		return -1;
 	}
+	return 0;
+}
+
+int cli_read_input(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = 65536, n = 0, r;
+	uint8_t *buf = NULL;
+
+	*out = NULL;
+	if (f == NULL) {
+		fprintf(stderr, "pocket-id-sync: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	do {
+		if (n == cap || buf == NULL) {
+			uint8_t *nb = realloc(buf, buf == NULL ? cap : (cap *= 2));
+			if (nb == NULL)
+				break;
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+	} while (r > 0 && n <= max);
+	if (f != stdin)
+		fclose(f);
+	if (buf == NULL || n > max) {
+		fprintf(stderr, "pocket-id-sync: %s: larger than SYNC_MAX_PAYLOAD_SIZE (%zu bytes)\n",
+			path, max);
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*len = n;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -51,11 +52,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Prints the help text of one subcommand (its synopsis plus text) to out. */
 void cli_print_help(FILE *out, const char *cmd, const char *text);
 
+/* Reads a whole file ("-" = stdin) of at most max bytes into a malloc'd
+ * buffer. Prints the reason and returns -1 on failure. */
+int cli_read_input(const char *path, size_t max, uint8_t **out, size_t *len);
+
 /* Subcommand entry points. */
 int cmd_run(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_open(int argc, char **argv);
 
 #endif

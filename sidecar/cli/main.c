@@ -12,6 +12,8 @@ const struct subcommand subcommands[] = {
 	 "Validate the configuration; print \"configuration OK\" or one line per problem"},
 	{"pubkey", cmd_pubkey, "[--env-file FILE]...",
 	 "Print this node's X25519 public key (base64), creating the key on first use"},
+	{"open", cmd_open, "[--from PUBKEY] FILE|-",
+	 "Verify a sealed payload meant for this node and print its document (debugging)"},
 	{"version", cmd_version, "", "Print the version"},
 	{"help", cmd_help, "[SUBCOMMAND | config]", "Show help for a subcommand or the variables"},
 	{NULL, NULL, NULL, NULL},
