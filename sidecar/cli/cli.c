@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -116,4 +117,15 @@ int cli_no_operands(int argc, char **argv, int first_arg)
 		return -1;
 	}
 	return 0;
+}
+
+const char *cli_format_time(int64_t t, const char *never_text, char out[static 32])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "%s", never_text);
+	return out;
 }
