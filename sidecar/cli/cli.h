@@ -55,11 +55,16 @@ void cli_print_help(FILE *out, const char *cmd, const char *text);
 /* Reads a whole file ("-" = stdin) of at most max bytes into a malloc'd
  * buffer. Prints the reason and returns -1 on failure. */
 int cli_read_input(const char *path, size_t max, uint8_t **out, size_t *len);
+/* Writes t (unix seconds) as RFC 3339 UTC ("2024-05-01T12:00:00Z") into out,
+ * or never_text when t <= 0. Returns out. */
+const char *cli_format_time(int64_t t, const char *never_text, char out[static 32]);
 
 /* Subcommand entry points. */
 int cmd_run(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
+int cmd_peer(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_open(int argc, char **argv);

@@ -1,0 +1,127 @@
+/* ingest: envelope + replay guard + apply + bookkeeping for a secondary. The
+ * apply lock is an flock on SYNC_STATE_DIR/apply.lock, held by the daemon
+ * and the CLI alike, so two applies never overlap. */
+#include "ingest.h"
+
+#include "envelope.h"
+#include "log.h"
+#include "restart.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+static int lock_applies(const char *state_dir, char *err, size_t errlen)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/apply.lock", state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1 || flock(fd, LOCK_EX) == -1) {
+		snprintf(err, errlen, "%s: cannot lock", path);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int check_generation(struct state *st, const uint8_t pinned[32], const struct payload *p,
+			    struct ingest_result *r, char *err, size_t errlen)
+{
+	uint64_t last;
+	bool found;
+
+	if (state_applied_get(st, pinned, &last, &found) == -1) {
+		r->reason = "internal";
+		snprintf(err, errlen, "cannot read the sidecar state");
+		return -1;
+	}
+	if (found && p->generation < last) {
+		r->reason = "replay";
+		snprintf(err, errlen, "payload refused: generation %" PRIu64 " is older than %" PRIu64
+				      ", the last applied from this primary (replay or rollback)",
+			 p->generation, last);
+		return -1;
+	}
+	r->same_generation = found && p->generation == last;
+	return 0;
+}
+
+static void record(struct state *st, const uint8_t pinned[32], const struct payload *p)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	if (state_applied_set(st, pinned, p->generation, p->issued_at, now) == -1)
+		log_error("state.write_failed", "what=applied_generation");
+}
+
+static void maybe_restart(const struct config *cfg, struct ingest_result *r)
+{
+	r->restart = 2;
+	if (!r->apply.restart_needed)
+		return;
+	r->restart = restart_pocket_id(cfg->restart_command, cfg->restart_timeout_ms,
+				       r->apply.jwt_changed ? "jwt_key" : "app_config");
+}
+
+int ingest_wire(const struct config *cfg, const struct node_key *me, struct state *st,
+		sqlite3 *db, const uint8_t *wire, size_t wire_len, bool dry_run, bool force,
+		struct ingest_result *r, char *err, size_t errlen)
+{
+	struct apply_opts o = {
+		.dry_run = dry_run,
+		.force = force,
+		.max_delete_percent = cfg->max_delete_percent,
+		.keys = {cfg->encryption_key, cfg->encryption_key_len, cfg->keys_storage, cfg->keys_path},
+	};
+	struct payload p;
+	enum envelope_error e;
+	enum apply_status as;
+	int lock, rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->reason = "internal";
+	if (!cfg->has_primary_pubkey) {
+		snprintf(err, errlen, "no pinned primary key (SYNC_PRIMARY_TOKEN or SYNC_PRIMARY_PUBKEY)");
+		return -1;
+	}
+	if ((lock = lock_applies(cfg->state_dir, err, errlen)) == -1)
+		return -1;
+	e = envelope_open(me, cfg->primary_pubkey, wire, wire_len, cfg->max_payload_bytes, &p,
+			  NULL, NULL, err, errlen);
+	if (e != ENVELOPE_OK) {
+		r->reason = envelope_reason(e);
+		goto out_unlock;
+	}
+	r->generation = p.generation;
+	r->issued_at = p.issued_at;
+	if (check_generation(st, cfg->primary_pubkey, &p, r, err, errlen) == -1)
+		goto out;
+	if (r->same_generation && !force) {
+		r->ok = true;
+		rc = 0;
+		goto out;
+	}
+	as = apply_payload(db, &p, &o, &r->apply, err, errlen);
+	if (as != APPLY_OK) {
+		r->reason = apply_status_reason(as);
+		goto out;
+	}
+	if (!dry_run) {
+		record(st, cfg->primary_pubkey, &p);
+		maybe_restart(cfg, r);
+	}
+	r->ok = true;
+	rc = 0;
+out:
+	payload_free(&p);
+out_unlock:
+	close(lock);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/* ingest: what a secondary does with sealed bytes from its primary (the
+ * daemon's poller and the offline `apply` command share it): serialise with
+ * other applies, open and check the envelope, refuse replays and rollbacks,
+ * apply, record the generation, and restart Pocket ID when needed. */
+#ifndef PIS_INGEST_H
+#define PIS_INGEST_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apply.h"
+#include "config.h"
+#include "keys.h"
+#include "state.h"
+
+struct ingest_result {
+	bool ok;
+	const char *reason;   /* metrics failure reason when !ok */
+	bool same_generation; /* nothing to do: already applied */
+	uint64_t generation;
+	int64_t issued_at;
+	struct apply_result apply;
+	int restart; /* -1 failed, 0 ok, 1 needed but no command, 2 not needed */
+};
+
+/* Applies wire to db (opened with pidb_open). dry_run changes nothing and
+ * records nothing; force overrides the valve. Returns 0, or -1 with err
+ * holding one line and r->reason set. */
+int ingest_wire(const struct config *cfg, const struct node_key *me, struct state *st,
+		sqlite3 *db, const uint8_t *wire, size_t wire_len, bool dry_run, bool force,
+		struct ingest_result *r, char *err, size_t errlen);
+
+#endif
