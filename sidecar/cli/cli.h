@@ -68,5 +68,7 @@ int cmd_status(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_open(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 
 #endif

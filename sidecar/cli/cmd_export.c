@@ -1,0 +1,130 @@
+/* export: on the primary, seals a payload of the configured database for one
+ * recipient and writes the sealed bytes (the offline path for air-gapped
+ * sites; the daemon serves the same bytes over HTTP). */
+#include "b64.h"
+#include "cli.h"
+#include "pidb.h"
+#include "produce.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char help_text[] =
+	"Options:\n"
+	"  --to PUBKEY      the recipient's public key (its `pocket-id-sync pubkey`)\n"
+	"  -o, --output FILE  write the sealed payload to FILE (mode 0600) instead of stdout\n"
+	"  --env-file FILE  read variables from FILE (repeatable; the environment wins)\n"
+	"  -h, --help       show this help\n\n"
+	"Reads DB_CONNECTION_STRING in one read transaction, decrypts the JWT key with\n"
+	"ENCRYPTION_KEY, advances the generation in SYNC_STATE_DIR/state.db when the\n"
+	"content changed, and seals for PUBKEY. Carry the file to the secondary and run\n"
+	"`pocket-id-sync apply FILE` there.\n";
+
+struct export_opts {
+	const char *to, *output;
+};
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	struct export_opts *o = ctx;
+	if (c == 't')
+		o->to = arg;
+	else if (c == 'o')
+		o->output = arg;
+	return 0;
+}
+
+static int write_output(const char *path, const uint8_t *buf, size_t len)
+{
+	int fd = path == NULL ? STDOUT_FILENO : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t off = 0;
+
+	if (fd == -1) {
+		perror(path);
+		return -1;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+		if (w <= 0) {
+			perror(path ? path : "stdout");
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (path != NULL)
+		close(fd);
+	return off == len ? 0 : -1;
+}
+
+static int run_export(const struct config *cfg, const uint8_t to[32], const char *output)
+{
+	struct state *st = NULL;
+	struct node_key me;
+	struct snapshot snap;
+	sqlite3 *db = NULL;
+	uint8_t *wire = NULL;
+	size_t wire_len;
+	char err[512];
+	int rc = EXIT_FAIL;
+
+	if (keys_load_or_create(cfg->state_dir, &me, err, sizeof(err)) == -1 ||
+	    state_open(cfg->state_dir, &st, err, sizeof(err)) == -1 ||
+	    pidb_open(cfg->db_path, cfg->busy_timeout_ms, &db, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pocket-id-sync: %s\n", err);
+		goto out;
+	}
+	if (produce_snapshot(db, cfg, st, &snap, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pocket-id-sync: %s\n", err);
+		goto out;
+	}
+	if (produce_seal(&snap, &me, to, cfg->max_payload_bytes, &wire, &wire_len, err, sizeof(err)) == -1)
+		fprintf(stderr, "pocket-id-sync: %s\n", err);
+	else if (write_output(output, wire, wire_len) == 0)
+		rc = EXIT_OK;
+	if (rc == EXIT_OK)
+		fprintf(stderr, "pocket-id-sync: sealed generation %llu (%zu bytes)%s%s\n",
+			(unsigned long long)snap.p.generation, wire_len, output ? " to " : "",
+			output ? output : "");
+	produce_free(&snap);
+out:
+	free(wire);
+	sqlite3_close(db);
+	state_close(st);
+	keys_wipe(&me);
+	return rc;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option extra[] = {
+		{"to", required_argument, NULL, 't'},
+		{"output", required_argument, NULL, 'o'},
+		{NULL, 0, NULL, 0},
+	};
+	struct export_opts o = {0};
+	struct cli_env env = {0};
+	struct config cfg;
+	uint8_t to[32];
+	int first, rc = cli_parse(argc, argv, help_text, extra, on_opt, &o, &env, &first);
+
+	if (rc != 0)
+		return rc == 1 ? EXIT_OK : EXIT_USAGE;
+	if (cli_no_operands(argc, argv, first) == -1)
+		return EXIT_USAGE;
+	if (o.to == NULL || b64_decode_exact(o.to, to, 32) == -1)
+		return cli_usage_error("export", "--to must be the recipient's base64 public key");
+	if (cli_load_config(&env, NEED_STATE | NEED_DB | NEED_KEK, &cfg) == -1) {
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	if (o.output == NULL && isatty(STDOUT_FILENO)) {
+		config_free(&cfg);
+		return cli_usage_error("export", "refusing to write binary to a terminal; use -o FILE");
+	}
+	rc = run_export(&cfg, to, o.output);
+	config_free(&cfg);
+	return rc;
+}
