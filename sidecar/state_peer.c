@@ -68,7 +68,7 @@ static int peer_find_conflict(struct state *st, const char *name, const uint8_t 
 	int rc;
 
 	*conflict = 0;
-	if (state_prepare(st, "SELECT name, pubkey = ?2 FROM peers WHERE name = ?1 OR pubkey = ?2 "
+	if (state_prepare(st, "SELECT name FROM peers WHERE name = ?1 OR pubkey = ?2 "
 			      "ORDER BY name = ?1 DESC LIMIT 1", &stmt) == -1)
 		return -1;
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
