@@ -266,7 +266,8 @@ static void load_db_and_keys(struct config *cfg, const struct envmap *m, unsigne
 		problem(pr, "ENCRYPTION_KEY: must be at least 16 bytes (Pocket ID's own rule)");
 		secret_free(key);
 		key = NULL;
-	} else if (key == NULL && (needs & NEED_KEK)) {
+	} else if (key == NULL && (needs & NEED_KEK) &&
+		   !(cfg->keys_storage != NULL && strcmp(cfg->keys_storage, "file") == 0)) {
 		problem(pr, "ENCRYPTION_KEY: not set (needed to move the JWT signing key; "
 			    "use the same variable Pocket ID uses on this node)");
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 const struct subcommand subcommands[] = {
+	{"run", cmd_run, "[--env-file FILE]...", "Run the sync daemon in the role SYNC_ROLE names"},
 	{"check-config", cmd_check_config, "[--env-file FILE]...",
 	 "Validate the configuration; print \"configuration OK\" or one line per problem"},
 	{"pubkey", cmd_pubkey, "[--env-file FILE]...",

@@ -1,0 +1,164 @@
+/* run: the daemon. Start-up order: configuration (exit 2 on any problem,
+ * before touching anything), node key and state, role (primary: export
+ * endpoint; secondary: poller thread), HTTP listeners, then the libevent
+ * loop until SIGTERM/SIGINT; shutdown lets an apply in flight commit or roll
+ * back before exiting 0. */
+#include "cli.h"
+#include "http_server.h"
+#include "keys.h"
+#include "log.h"
+#include "metrics.h"
+#include "poller.h"
+#include "primary.h"
+#include "state.h"
+#include "version.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char help_text[] =
+	"Options:\n"
+	"  --env-file FILE  read variables from FILE (repeatable; the environment wins)\n"
+	"  -h, --help       show this help\n\n"
+	"Runs in the role SYNC_ROLE names. Every node serves GET /sync/pubkey and\n"
+	"GET /healthz on SYNC_LISTEN and Prometheus metrics on SYNC_METRICS_LISTEN.\n"
+	"A primary serves GET /sync/export to registered peers and the admin API under\n"
+	"/sync/admin/; a secondary long-polls SYNC_PRIMARY_URL and applies what changed.\n"
+	"Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad\n"
+	"configuration. `pocket-id-sync help config` lists the variables.\n";
+
+struct daemon {
+	struct event_base *base;
+	struct config cfg;
+	struct node_key me;
+	struct state *st;
+	struct metrics *m;
+	struct primary *primary;
+	struct poller *poller;
+	struct http_server *http;
+};
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	(void)what;
+	log_info("daemon.stopping", "signal=%d", (int)sig);
+	event_base_loopbreak(d->base);
+}
+
+static int start_role(struct daemon *d, struct http_server_config *hc, char *err, size_t errlen)
+{
+	if (d->cfg.role == ROLE_PRIMARY) {
+		d->primary = primary_new(d->base, &d->cfg, &d->me, d->st, d->m, err, errlen);
+		hc->export_handler = primary_export_handler;
+		hc->health = primary_health;
+		hc->ctx = d->primary;
+		return d->primary == NULL ? -1 : 0;
+	}
+	d->poller = poller_start(&d->cfg, &d->me, d->st, d->m, err, errlen);
+	hc->health = poller_health;
+	hc->ctx = d->poller;
+	return d->poller == NULL ? -1 : 0;
+}
+
+static int start(struct daemon *d, char *err, size_t errlen)
+{
+	struct http_server_config hc = {
+		.role = d->cfg.role,
+		.listen_host = d->cfg.listen_host,
+		.listen_port = d->cfg.listen_port,
+		.metrics_host = d->cfg.metrics_host,
+		.metrics_port = d->cfg.metrics_port,
+		.admin_token = d->cfg.admin_token,
+	};
+
+	if (keys_load_or_create(d->cfg.state_dir, &d->me, err, errlen) == -1 ||
+	    state_open(d->cfg.state_dir, &d->st, err, errlen) == -1)
+		return -1;
+	d->m = metrics_new(d->cfg.role, PIS_VERSION, (double)d->cfg.interval_ms / 1000.0);
+	if (d->m == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	state_status_set(d->st, "role", config_role_name(d->cfg.role));
+	memcpy(hc.node_pub, d->me.pub, 32);
+	hc.state = d->st;
+	hc.metrics = d->m;
+	if (start_role(d, &hc, err, errlen) == -1)
+		return -1;
+	d->http = http_server_new(d->base, &hc, err, errlen);
+	if (d->http == NULL)
+		return -1;
+	log_info("daemon.started", "version=%s role=%s listen=%s:%u metrics=%s:%u", PIS_VERSION,
+		 config_role_name(d->cfg.role), d->cfg.listen_host, http_server_port(d->http),
+		 d->cfg.metrics_host, http_server_metrics_port(d->http));
+	return 0;
+}
+
+static void stop(struct daemon *d)
+{
+	/* Held long polls first (they need the HTTP server), then the poller,
+	 * which waits for an apply in flight to commit or roll back. */
+	primary_free(d->primary);
+	poller_stop(d->poller);
+	http_server_free(d->http);
+	metrics_free(d->m);
+	state_close(d->st);
+	keys_wipe(&d->me);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct cli_env env = {0};
+	struct daemon d = {0};
+	struct event *sigterm = NULL, *sigint = NULL;
+	char err[512];
+	int first, rc = cli_parse(argc, argv, help_text, NULL, NULL, NULL, &env, &first);
+
+	if (rc != 0)
+		return rc == 1 ? EXIT_OK : EXIT_USAGE;
+	if (cli_no_operands(argc, argv, first) == -1)
+		return EXIT_USAGE;
+	if (cli_load_config(&env, NEED_ALL, &d.cfg) == -1) {
+		config_free(&d.cfg);
+		return EXIT_USAGE;
+	}
+	if (!d.cfg.enabled) {
+		log_info("daemon.disabled", "msg=\"SYNC_ENABLED is false: nothing to do\"");
+		config_free(&d.cfg);
+		return EXIT_OK;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	d.base = event_base_new();
+	rc = EXIT_FAIL;
+	if (d.base == NULL) {
+		log_error("daemon.failed", "error=\"cannot create the event loop\"");
+		goto out;
+	}
+	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) == -1 ||
+	    event_add(sigint, NULL) == -1 || start(&d, err, sizeof(err)) == -1) {
+		char q[600];
+		log_error("daemon.failed", "error=%s", log_quote(q, sizeof(q), err));
+		goto out;
+	}
+	event_base_dispatch(d.base);
+	rc = EXIT_OK;
+	log_info("daemon.stopped", NULL);
+out:
+	stop(&d);
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (d.base != NULL)
+		event_base_free(d.base);
+	curl_global_cleanup();
+	config_free(&d.cfg);
+	return rc;
+}

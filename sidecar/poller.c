@@ -1,0 +1,405 @@
+/* poller: one thread, one curl easy handle, one Pocket ID connection. The
+ * thread sleeps on a condition variable so that stop requests wake it; the
+ * transfer itself is aborted through curl's progress callback. */
+#include "poller.h"
+
+#include "b64.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "pidb.h"
+#include "state.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define POLLER_CONNECT_TIMEOUT_MS 10000
+#define POLLER_SLACK_MS 30000 /* beyond the long-poll wait */
+#define POLLER_MIN_BACKOFF_MS 1000
+#define POLLER_MAX_BACKOFF_MS 300000
+
+struct poller {
+	const struct config *cfg;
+	const struct node_key *me;
+	struct state *st;
+	struct metrics *m;
+	sqlite3 *db;
+	CURL *curl;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	atomic_bool stopping;
+	atomic_llong last_success; /* unix seconds, 0 = never */
+	char last_error[256];	   /* guarded by lock */
+};
+
+struct fetch {
+	uint8_t *body;
+	size_t len, max;
+	long status;
+	char sender_hint[64];
+	bool too_large;
+};
+
+static int64_t wall_s(void) { return (int64_t)time(NULL); }
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps up to ms, or until stop is requested. */
+static void nap(struct poller *p, int64_t ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&p->lock);
+	while (!atomic_load(&p->stopping) &&
+	       pthread_cond_timedwait(&p->wake, &p->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct fetch *f = arg;
+	size_t len = size * n;
+
+	if (f->len + len > f->max) {
+		f->too_large = true;
+		return 0; /* aborts the transfer */
+	}
+	uint8_t *nb = realloc(f->body, f->len + len + 1);
+	if (nb == NULL)
+		return 0;
+	f->body = nb;
+	memcpy(f->body + f->len, data, len);
+	f->len += len;
+	return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct fetch *f = arg;
+	size_t len = size * n;
+	static const char name[] = "x-pocket-id-sync-sender:";
+
+	if (len > sizeof(name) && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		size_t i = sizeof(name) - 1, k = 0;
+		while (i < len && data[i] == ' ')
+			i++;
+		while (i < len && k + 1 < sizeof(f->sender_hint) && data[i] != '\r' && data[i] != '\n')
+			f->sender_hint[k++] = data[i++];
+		f->sender_hint[k] = '\0';
+	}
+	return len;
+}
+
+static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	struct poller *p = arg;
+	(void)a, (void)b, (void)c, (void)d;
+	return atomic_load(&p->stopping) ? 1 : 0;
+}
+
+/* curl's own informational text, at debug level; headers (which hold the
+ * bearer token) and data are never passed on. */
+static int on_curl_debug(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
+{
+	char q[512], line[256];
+	(void)h, (void)arg;
+	if (type == CURLINFO_TEXT) {
+		size_t n = size < sizeof(line) - 1 ? size : sizeof(line) - 1;
+		memcpy(line, data, n);
+		line[n] = '\0';
+		log_debug("curl", "msg=%s", log_quote(q, sizeof(q), line));
+	}
+	return 0;
+}
+
+/* One GET of /sync/export. Returns the curl code; f->status holds HTTP's. */
+static CURLcode fetch_export(struct poller *p, bool conditional, uint64_t after, long wait_s,
+			     struct fetch *f)
+{
+	char url[2048], auth[128], inm[64];
+	struct curl_slist *hdr = NULL;
+	const char *base = p->cfg->primary_url;
+	size_t blen = strlen(base);
+	CURLcode rc;
+
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	snprintf(url, sizeof(url), "%.*s/sync/export?wait=%ld", (int)blen, base, wait_s);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", p->cfg->primary_token);
+	hdr = curl_slist_append(hdr, auth);
+	OPENSSL_cleanse(auth, sizeof(auth));
+	hdr = curl_slist_append(hdr, "Accept: application/vnd.pocket-id-sync.v1");
+	if (conditional) {
+		snprintf(inm, sizeof(inm), "If-None-Match: \"%" PRIu64 "\"", after);
+		hdr = curl_slist_append(hdr, inm);
+	}
+	curl_easy_reset(p->curl);
+	curl_easy_setopt(p->curl, CURLOPT_URL, url);
+	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(p->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)POLLER_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, wait_s * 1000 + POLLER_SLACK_MS);
+	curl_easy_setopt(p->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max);
+	curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(p->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(p->curl, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(p->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(p->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(p->curl, CURLOPT_XFERINFODATA, p);
+	curl_easy_setopt(p->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(p->curl, CURLOPT_USERAGENT, "pocket-id-sync");
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		curl_easy_setopt(p->curl, CURLOPT_VERBOSE, 1L);
+		curl_easy_setopt(p->curl, CURLOPT_DEBUGFUNCTION, on_curl_debug);
+	}
+	rc = curl_easy_perform(p->curl);
+	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &f->status);
+	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdr); /* curl_slist_free_all does not wipe: the token was copied */
+	return rc;
+}
+
+static enum metrics_reason reason_of(const char *name)
+{
+	for (int r = 0; r < METRICS_FAIL_COUNT; r++) {
+		if (strcmp(metrics_reason_name((enum metrics_reason)r), name) == 0)
+			return (enum metrics_reason)r;
+	}
+	return METRICS_FAIL_INTERNAL;
+}
+
+static void record_failure(struct poller *p, const char *reason, const char *msg)
+{
+	char q[320];
+
+	metrics_fail(p->m, reason_of(reason));
+	pthread_mutex_lock(&p->lock);
+	snprintf(p->last_error, sizeof(p->last_error), "%s: %s", reason, msg);
+	pthread_mutex_unlock(&p->lock);
+	state_status_set(p->st, "last_error", p->last_error);
+	log_warn("sync.failed", "reason=%s error=%s", reason, log_quote(q, sizeof(q), msg));
+}
+
+static void record_success(struct poller *p, int64_t started_ms)
+{
+	int64_t now = wall_s();
+
+	atomic_store(&p->last_success, now);
+	metrics_set_last_success(p->m, (double)now);
+	metrics_set_last_duration(p->m, (double)(mono_ms() - started_ms) / 1000.0);
+	metrics_set_primary_reachable(p->m, true);
+	state_status_set_i64(p->st, "last_success_at", now);
+	state_status_set(p->st, "last_error", NULL);
+}
+
+static void count_rows(struct poller *p, const struct apply_result *r)
+{
+	for (size_t i = 0; i < r->ntables; i++) {
+		metrics_add_rows(p->m, r->tables[i].table, METRICS_OP_INSERT, r->tables[i].inserted);
+		metrics_add_rows(p->m, r->tables[i].table, METRICS_OP_UPDATE, r->tables[i].updated);
+		metrics_add_rows(p->m, r->tables[i].table, METRICS_OP_DELETE, r->tables[i].deleted);
+	}
+	metrics_set_unknown_tables(p->m, r->nunknown);
+}
+
+/* A 200: open, check, apply. Returns 0 on success. */
+static int handle_payload(struct poller *p, struct fetch *f)
+{
+	struct ingest_result r;
+	char err[512], pinned[45];
+	int rc;
+
+	metrics_set_last_payload_bytes(p->m, f->len);
+	rc = ingest_wire(p->cfg, p->me, p->st, p->db, f->body, f->len, false, false, &r, err, sizeof(err));
+	if (rc == -1) {
+		b64_encode(pinned, p->cfg->primary_pubkey, 32);
+		if (strcmp(r.reason, "decrypt") == 0 && f->sender_hint[0] != '\0' &&
+		    strcmp(f->sender_hint, pinned) != 0) {
+			snprintf(err, sizeof(err), "the primary now seals with key %s but this node pins "
+						   "%s: was the primary replaced? re-register this node",
+				 f->sender_hint, pinned);
+			record_failure(p, "sender", err);
+		} else {
+			record_failure(p, r.reason, err);
+		}
+		return -1;
+	}
+	count_rows(p, &r.apply);
+	if (r.restart == 0 || r.restart == -1) /* a command ran */
+		metrics_restart(p->m, r.restart == 0);
+	metrics_set_applied_generation(p->m, r.generation);
+	state_status_set_i64(p->st, "last_generation", (int64_t)r.generation);
+	if (!r.same_generation)
+		log_info("sync.applied", "generation=%" PRIu64 " changes=%zu lock_ms=%.1f",
+			 r.generation, apply_total_changes(&r.apply), r.apply.lock_ms);
+	return 0;
+}
+
+/* One round: returns 0 on success, -1 on failure. */
+static int poll_once(struct poller *p, bool full)
+{
+	struct fetch f = {.max = p->cfg->max_payload_bytes};
+	uint64_t after = 0;
+	bool found = false;
+	long wait_s = full ? 0 : (long)(p->cfg->long_poll_ms / 1000);
+	int64_t started = mono_ms();
+	char msg[300];
+	CURLcode cc;
+	int rc = -1;
+
+	metrics_set_last_attempt(p->m, (double)wall_s());
+	state_status_set_i64(p->st, "last_attempt_at", wall_s());
+	state_applied_get(p->st, p->cfg->primary_pubkey, &after, &found);
+	cc = fetch_export(p, !full && found, after, wait_s, &f);
+	if (atomic_load(&p->stopping)) {
+		free(f.body);
+		return 0;
+	}
+	if (cc != CURLE_OK || f.status == 0) {
+		snprintf(msg, sizeof(msg), "%s", f.too_large ? "payload larger than SYNC_MAX_PAYLOAD_SIZE"
+							     : curl_easy_strerror(cc));
+		metrics_set_primary_reachable(p->m, false);
+		record_failure(p, f.too_large ? "invalid" : "network", msg);
+	} else if (f.status == 401 || f.status == 403) {
+		record_failure(p, "auth", "the primary refused the token (revoked, or SYNC_PRIMARY_TOKEN is wrong)");
+	} else if (f.status == 304) {
+		rc = 0;
+	} else if (f.status == 200) {
+		rc = handle_payload(p, &f);
+	} else {
+		snprintf(msg, sizeof(msg), "unexpected HTTP status %ld from the primary", f.status);
+		record_failure(p, "network", msg);
+	}
+	if (rc == 0)
+		record_success(p, started);
+	if (f.body != NULL)
+		OPENSSL_clear_free(f.body, f.len + 1);
+	return rc;
+}
+
+static int64_t jitter(int64_t ms)
+{
+	uint32_t r = 0;
+	RAND_bytes((unsigned char *)&r, sizeof(r));
+	return ms / 2 + (int64_t)(r % (uint32_t)(ms + 1)); /* 0.5x .. 1.5x */
+}
+
+static void *poller_main(void *arg)
+{
+	struct poller *p = arg;
+	int64_t backoff = 0, next_full = 0;
+	int64_t cap = (int64_t)p->cfg->interval_ms < POLLER_MAX_BACKOFF_MS ? (int64_t)p->cfg->interval_ms
+									   : POLLER_MAX_BACKOFF_MS;
+
+	while (!atomic_load(&p->stopping)) {
+		bool full = p->cfg->long_poll_ms == 0 || mono_ms() >= next_full;
+		if (poll_once(p, full) == 0) {
+			backoff = 0;
+			if (full)
+				next_full = mono_ms() + (int64_t)p->cfg->interval_ms;
+			if (p->cfg->long_poll_ms == 0)
+				nap(p, next_full - mono_ms());
+			continue;
+		}
+		backoff = backoff == 0 ? POLLER_MIN_BACKOFF_MS : backoff * 2;
+		if (backoff > cap)
+			backoff = cap;
+		nap(p, jitter(backoff));
+	}
+	return NULL;
+}
+
+int poller_health(void *ctx, char *reason, size_t n)
+{
+	struct poller *p = ctx;
+	int64_t last = atomic_load(&p->last_success);
+	int64_t limit = (int64_t)(p->cfg->interval_ms / 1000) * p->cfg->health_stale_intervals;
+
+	if (last == 0) {
+		snprintf(reason, n, "no successful sync with the primary yet");
+		return -1;
+	}
+	if (wall_s() - last > (limit > 0 ? limit : 1)) {
+		pthread_mutex_lock(&p->lock);
+		snprintf(reason, n, "last successful sync %llds ago; last error: %s",
+			 (long long)(wall_s() - last), p->last_error[0] ? p->last_error : "none");
+		pthread_mutex_unlock(&p->lock);
+		return -1;
+	}
+	return 0;
+}
+
+struct poller *poller_start(const struct config *cfg, const struct node_key *me,
+			    struct state *st, struct metrics *m, char *err, size_t errlen)
+{
+	struct poller *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->cfg = cfg;
+	p->me = me;
+	p->st = st;
+	p->m = m;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	if (pidb_open(cfg->db_path, cfg->busy_timeout_ms, &p->db, err, errlen) == -1)
+		goto fail;
+	p->curl = curl_easy_init();
+	if (p->curl == NULL) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		goto fail;
+	}
+	if (pthread_create(&p->thread, NULL, poller_main, p) != 0) {
+		snprintf(err, errlen, "cannot start the poller thread");
+		goto fail;
+	}
+	return p;
+fail:
+	curl_easy_cleanup(p->curl);
+	sqlite3_close(p->db);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
+	free(p);
+	return NULL;
+}
+
+void poller_stop(struct poller *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	atomic_store(&p->stopping, true);
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	curl_easy_cleanup(p->curl);
+	sqlite3_close(p->db);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
+	free(p);
+}

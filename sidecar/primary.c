@@ -1,0 +1,307 @@
+/* primary: export endpoint with long poll. The change check is cheap: the
+ * connection's PRAGMA data_version only moves when another connection
+ * (Pocket ID) committed; only then is the content hash recomputed, and the
+ * generation advances only when the shipped content really changed (audit
+ * logs and sessions move data_version but not the hash). */
+#include "primary.h"
+
+#include "b64.h"
+#include "http_server.h"
+#include "log.h"
+#include "metrics.h"
+#include "pidb.h"
+#include "produce.h"
+#include "state.h"
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PRIMARY_MAX_WAITERS 256
+
+struct waiter {
+	struct evhttp_request *req;
+	char peer[STATE_PEER_NAME_MAX + 1];
+	uint8_t peer_pub[32];
+	uint64_t after;
+	int64_t deadline_ms;
+};
+
+struct primary {
+	struct event_base *base;
+	const struct config *cfg;
+	const struct node_key *me;
+	struct state *st;
+	struct metrics *m;
+	sqlite3 *db;
+	int64_t data_version;
+	uint64_t generation;
+	struct event *tick;
+	size_t nwaiters;
+	struct waiter waiters[PRIMARY_MAX_WAITERS];
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void refresh_peers_metric(struct primary *p)
+{
+	struct peer_info *peers;
+	size_t n;
+
+	if (state_peer_list(p->st, &peers, &n) == 0) {
+		metrics_set_peers(p->m, peers, n);
+		free(peers);
+	}
+}
+
+/* Recomputes the generation when Pocket ID committed since the last look. */
+static int refresh_generation(struct primary *p)
+{
+	struct jwt_store_cfg keys = {p->cfg->encryption_key, p->cfg->encryption_key_len,
+				     p->cfg->keys_storage, p->cfg->keys_path};
+	struct export_result res;
+	int64_t dv = pidb_data_version(p->db);
+	char err[512];
+
+	if (dv == p->data_version && dv != -1)
+		return 0;
+	if (export_snapshot(p->db, &keys, NULL, &res, err, sizeof(err)) == -1 ||
+	    state_generation_advance(p->st, res.content_hash, &p->generation) == -1) {
+		log_error("primary.snapshot_failed", "error=%s", err);
+		return -1;
+	}
+	p->data_version = dv;
+	metrics_set_generation(p->m, p->generation);
+	metrics_set_unknown_tables(p->m, res.nunknown);
+	return 0;
+}
+
+static void reply_payload(struct primary *p, struct evhttp_request *req, struct snapshot *snap,
+			  const char *peer, const uint8_t peer_pub[32])
+{
+	char etag[32], sender[45], err[512];
+	uint8_t *wire;
+	size_t len;
+
+	if (produce_seal(snap, p->me, peer_pub, p->cfg->max_payload_bytes, &wire, &len, err,
+			 sizeof(err)) == -1) {
+		log_error("export.failed", "peer=%s error=%s", peer, err);
+		http_reply_text(req, 500, "export failed; see the primary's log\n");
+		return;
+	}
+	snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", snap->p.generation);
+	b64_encode(sender, p->me->pub, 32);
+	http_reply_bytes(req, 200, "application/vnd.pocket-id-sync.v1", wire, len, "ETag", etag,
+			 "X-Pocket-Id-Sync-Sender", sender, "Cache-Control", "no-store", NULL);
+	free(wire);
+	state_peer_seen(p->st, peer, (int64_t)time(NULL), snap->p.generation);
+	metrics_peer_export(p->m, peer, (double)time(NULL));
+	log_info("export.sent", "peer=%s generation=%" PRIu64 " bytes=%zu", peer, snap->p.generation, len);
+}
+
+static void reply_not_modified(struct primary *p, struct evhttp_request *req, const char *peer)
+{
+	char etag[32];
+
+	snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", p->generation);
+	http_reply_bytes(req, 304, NULL, NULL, 0, "ETag", etag, NULL);
+	state_peer_touch(p->st, peer, (int64_t)time(NULL));
+	metrics_peer_export(p->m, peer, (double)time(NULL));
+}
+
+/* Takes one snapshot and answers req with it. */
+static void send_fresh(struct primary *p, struct evhttp_request *req, const char *peer,
+		       const uint8_t peer_pub[32])
+{
+	struct snapshot snap;
+	char err[512];
+
+	if (produce_snapshot(p->db, p->cfg, p->st, &snap, err, sizeof(err)) == -1) {
+		log_error("export.failed", "peer=%s error=%s", peer, err);
+		http_reply_text(req, 503, "export failed; see the primary's log\n");
+		return;
+	}
+	p->generation = snap.p.generation;
+	p->data_version = pidb_data_version(p->db);
+	metrics_set_generation(p->m, p->generation);
+	reply_payload(p, req, &snap, peer, peer_pub);
+	produce_free(&snap);
+}
+
+/* Answers waiters whose generation moved (one shared snapshot) or whose
+ * wait ran out. */
+static void serve_waiters(struct primary *p, bool changed_only)
+{
+	struct snapshot snap;
+	bool have = false;
+	int64_t now = mono_ms();
+	char err[512];
+	size_t keep = 0;
+
+	for (size_t i = 0; i < p->nwaiters; i++) {
+		struct waiter *w = &p->waiters[i];
+		if (w->after != p->generation) {
+			if (!have && produce_snapshot(p->db, p->cfg, p->st, &snap, err, sizeof(err)) == 0) {
+				have = true;
+				p->generation = snap.p.generation;
+			}
+			if (have)
+				reply_payload(p, w->req, &snap, w->peer, w->peer_pub);
+			else
+				http_reply_text(w->req, 503, "export failed; see the primary's log\n");
+		} else if (!changed_only && now >= w->deadline_ms) {
+			reply_not_modified(p, w->req, w->peer);
+		} else {
+			p->waiters[keep++] = *w;
+		}
+	}
+	p->nwaiters = keep;
+	if (have)
+		produce_free(&snap);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct primary *p = arg;
+	struct timeval tv = {0, PRIMARY_CHECK_MS * 1000};
+
+	(void)fd;
+	(void)what;
+	refresh_generation(p);
+	serve_waiters(p, false);
+	if (p->nwaiters > 0)
+		evtimer_add(p->tick, &tv);
+}
+
+/* "If-None-Match: \"N\"" → N; anything else → no condition. */
+static bool parse_etag(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (s == NULL || s[0] != '"' || s[1] < '0' || s[1] > '9')
+		return false;
+	*out = strtoull(s + 1, &end, 10);
+	return end[0] == '"' && end[1] == '\0';
+}
+
+static int parse_wait(struct evhttp_request *req, long *wait)
+{
+	struct evkeyvalq q;
+	const char *uri = evhttp_request_get_uri(req), *v;
+	const char *qs = strchr(uri, '?');
+	char *end;
+	int rc = 0;
+
+	*wait = 0;
+	if (qs == NULL)
+		return 0;
+	if (evhttp_parse_query_str(qs + 1, &q) != 0)
+		return -1;
+	v = evhttp_find_header(&q, "wait");
+	if (v != NULL) {
+		*wait = strtol(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || *wait < 0 || *wait > 300)
+			rc = -1;
+	}
+	evhttp_clear_headers(&q);
+	return rc;
+}
+
+void primary_export_handler(void *ctx, struct evhttp_request *req, const struct peer_info *peer)
+{
+	struct primary *p = ctx;
+	const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
+	struct timeval tv = {0, PRIMARY_CHECK_MS * 1000};
+	uint64_t after;
+	long wait;
+
+	refresh_peers_metric(p); /* peers come and go through the admin API and the CLI */
+	if (parse_wait(req, &wait) == -1) {
+		http_reply_text(req, 400, "wait must be a whole number of seconds from 0 to 300\n");
+		return;
+	}
+	if (refresh_generation(p) == -1) {
+		http_reply_text(req, 503, "export failed; see the primary's log\n");
+		return;
+	}
+	if (!parse_etag(inm, &after) || after != p->generation) {
+		send_fresh(p, req, peer->name, peer->pubkey);
+		return;
+	}
+	if (wait == 0 || p->nwaiters == PRIMARY_MAX_WAITERS) {
+		reply_not_modified(p, req, peer->name);
+		return;
+	}
+	http_request_hold(req);
+	p->waiters[p->nwaiters] = (struct waiter){req, "", {0}, after, mono_ms() + wait * 1000};
+	snprintf(p->waiters[p->nwaiters].peer, sizeof(p->waiters[0].peer), "%s", peer->name);
+	memcpy(p->waiters[p->nwaiters].peer_pub, peer->pubkey, 32);
+	p->nwaiters++;
+	if (!evtimer_pending(p->tick, NULL))
+		evtimer_add(p->tick, &tv);
+}
+
+int primary_health(void *ctx, char *reason, size_t n)
+{
+	struct primary *p = ctx;
+	sqlite3_stmt *st;
+	int ok = sqlite3_prepare_v2(p->db, "SELECT version FROM schema_migrations", -1, &st, NULL) == SQLITE_OK &&
+		 sqlite3_step(st) == SQLITE_ROW;
+
+	sqlite3_finalize(st);
+	if (!ok)
+		snprintf(reason, n, "Pocket ID's database is not readable: %s", sqlite3_errmsg(p->db));
+	return ok ? 0 : -1;
+}
+
+struct primary *primary_new(struct event_base *base, const struct config *cfg,
+			    const struct node_key *me, struct state *st, struct metrics *m,
+			    char *err, size_t errlen)
+{
+	struct primary *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	*p = (struct primary){.base = base, .cfg = cfg, .me = me, .st = st, .m = m, .data_version = -2};
+	if (pidb_open(cfg->db_path, cfg->busy_timeout_ms, &p->db, err, errlen) == -1)
+		goto fail;
+	p->tick = evtimer_new(base, on_tick, p);
+	if (p->tick == NULL) {
+		snprintf(err, errlen, "cannot create a timer");
+		goto fail;
+	}
+	if (refresh_generation(p) == -1) {
+		snprintf(err, errlen, "cannot read a snapshot of %s (see the log above)", cfg->db_path);
+		goto fail;
+	}
+	refresh_peers_metric(p);
+	log_info("primary.ready", "generation=%" PRIu64, p->generation);
+	return p;
+fail:
+	primary_free(p);
+	return NULL;
+}
+
+void primary_free(struct primary *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nwaiters; i++)
+		http_reply_text(p->waiters[i].req, 503, "shutting down\n");
+	if (p->tick != NULL)
+		event_free(p->tick);
+	sqlite3_close(p->db);
+	free(p);
+}
