@@ -70,5 +70,6 @@ int cmd_help(int argc, char **argv);
 int cmd_open(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ const struct subcommand subcommands[] = {
 	 "Primary: enrol, list or remove the secondaries allowed to pull"},
 	{"status", cmd_status, "[--tsv] [--env-file FILE]...",
 	 "Show this node's role, key, generation and peers or sync progress"},
+	{"promote", cmd_promote, "[--env-file FILE]...",
+	 "Secondary: become the primary after the old one is lost for good"},
 	{"version", cmd_version, "", "Print the version"},
 	{"help", cmd_help, "[SUBCOMMAND | config]", "Show help for a subcommand or the variables"},
 	{NULL, NULL, NULL, NULL},
