@@ -4,6 +4,7 @@
 #include "keys.h"
 
 #include "b64.h"
+#include "log.h"
 #include "secret.h"
 
 #include <errno.h>
@@ -95,6 +96,18 @@ int keys_load(const char *state_dir, struct node_key *key, char *err, size_t err
 	return 0;
 }
 
+/* When root creates the key in a directory the service user owns (say, by
+ * running `pocket-id-sync pubkey` before the first start), the file goes to
+ * that user so the daemon can read it; state.db does the same. */
+static void give_to_dir_owner(int fd, const char *dir)
+{
+	struct stat ds;
+
+	if (geteuid() == 0 && stat(dir, &ds) == 0 && ds.st_uid != 0 &&
+	    fchown(fd, ds.st_uid, ds.st_gid) == -1)
+		log_warn("keys.chown_failed", "errno=%d", errno);
+}
+
 /* Writes a new key to a temporary file and links it into place; EEXIST from
  * link means another process won the race, which is fine. */
 static int keys_create(const char *state_dir, char *err, size_t errlen)
@@ -120,6 +133,7 @@ static int keys_create(const char *state_dir, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
 		goto out;
 	}
+	give_to_dir_owner(fd, state_dir);
 	if (write(fd, line, 45) != 45 || fsync(fd) == -1) {
 		snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
 		close(fd);

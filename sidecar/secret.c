@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,16 @@
 #include <unistd.h>
 
 #define SECRET_MAX_BYTES (64 * 1024)
+
+/* systemd's LoadCredential= files live under $CREDENTIALS_DIRECTORY, which
+ * only the service can read; on some file systems they show group bits. */
+static bool in_credentials_dir(const char *path)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	size_t n = dir != NULL ? strlen(dir) : 0;
+
+	return n > 0 && strncmp(path, dir, n) == 0 && path[n] == '/' && strstr(path + n, "/..") == NULL;
+}
 
 int secret_check_mode(int fd, const char *path, char *err, size_t errlen)
 {
@@ -24,7 +35,7 @@ int secret_check_mode(int fd, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: not a regular file", path);
 		return -1;
 	}
-	if ((st.st_mode & 077) != 0) {
+	if ((st.st_mode & 077) != 0 && !in_credentials_dir(path)) {
 		snprintf(err, errlen,
 			 "%s: is accessible by group or others (mode %04o); "
 			 "run: chmod 600 %s",

@@ -146,6 +146,13 @@ static void test_secret_files(void **state)
 	expect_problem(&pr, "is accessible by group or others (mode 0644); run: chmod 600");
 	config_free(&cfg);
 
+	/* systemd credentials may show group bits; they are private to the unit. */
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	snprintf(text, sizeof(text), "SYNC_ROLE=primary\nENCRYPTION_KEY_FILE=%s\n", loose);
+	assert_int_equal(load(text, NEED_ALL, &cfg, &pr), 0);
+	config_free(&cfg);
+	unsetenv("CREDENTIALS_DIRECTORY");
+
 	snprintf(text, sizeof(text), "SYNC_ROLE=primary\nENCRYPTION_KEY_FILE=%s\nENCRYPTION_KEY=0123456789abcdef\n", ok);
 	assert_int_equal(load(text, NEED_ALL, &cfg, &pr), -1);
 	expect_problem(&pr, "set either ENCRYPTION_KEY or ENCRYPTION_KEY_FILE, not both");
