@@ -2,13 +2,13 @@
  * in a read snapshot; the writes upgrade that snapshot to the write lock, so
  * a concurrent writer forces a clean retry instead of a stale diff. After a
  * few optimistic attempts one attempt plans under BEGIN IMMEDIATE. */
+#include "errbuf.h"
 #include "apply.h"
 
 #include "export.h"
 #include "schema.h"
 
 #include <openssl/crypto.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +38,6 @@ struct plan {
 	bool jwt_in_file;
 	bool jwt_changes;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static bool is_busy(int rc)
 {
@@ -167,14 +156,14 @@ static void plan_free(struct plan *pl)
 static int map_columns(struct table_plan *tp, char *err, size_t errlen)
 {
 	if (tp->pt->ncols != tp->st->ncols)
-		return fail(err, errlen, "table %s has %zu columns here and %zu in the payload",
+		return errf(err, errlen, "table %s has %zu columns here and %zu in the payload",
 			    tp->st->name, tp->st->ncols, tp->pt->ncols);
 	for (size_t c = 0; c < tp->st->ncols; c++) {
 		size_t k = 0;
 		while (k < tp->pt->ncols && strcmp(tp->pt->cols[k], tp->st->cols[c]) != 0)
 			k++;
 		if (k == tp->pt->ncols)
-			return fail(err, errlen, "table %s: column %s is missing from the payload",
+			return errf(err, errlen, "table %s: column %s is missing from the payload",
 				    tp->st->name, tp->st->cols[c]);
 		tp->map[c] = k;
 	}
@@ -190,7 +179,7 @@ static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errl
 
 	if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		sqlite3_free(sql);
-		return fail(err, errlen, "cannot read %s: %s", tp->st->name, sqlite3_errmsg(db));
+		return errf(err, errlen, "cannot read %s: %s", tp->st->name, sqlite3_errmsg(db));
 	}
 	sqlite3_free(sql);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -208,7 +197,7 @@ static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errl
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return fail(err, errlen, "cannot read %s: %s", tp->st->name,
+		return errf(err, errlen, "cannot read %s: %s", tp->st->name,
 			    rc == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(db));
 	return 0;
 }
@@ -236,7 +225,7 @@ static int diff_table(struct table_plan *tp, char *err, size_t errlen)
 	    keymap_build(&m, tp) == -1) {
 		free(seen);
 		keymap_free(&m);
-		return fail(err, errlen, "out of memory");
+		return errf(err, errlen, "out of memory");
 	}
 	for (size_t r = 0; r < n; r++) {
 		long l = keymap_find(&m, tp, r);
@@ -245,7 +234,7 @@ static int diff_table(struct table_plan *tp, char *err, size_t errlen)
 		} else if (seen[l]) {
 			free(seen);
 			keymap_free(&m);
-			return fail(err, errlen, "table %s: the payload has two rows with one key",
+			return errf(err, errlen, "table %s: the payload has two rows with one key",
 				    tp->st->name);
 		} else {
 			seen[l] = true;
@@ -267,9 +256,9 @@ static int check_tables(const struct plan *pl, const struct payload *p, char *er
 	for (size_t i = 0; i < p->ntables; i++) {
 		const char *name = p->tables[i].name;
 		if (schema_classify(name) != TABLE_DURABLE)
-			return fail(err, errlen, "the payload carries table %s, which is never shipped", name);
+			return errf(err, errlen, "the payload carries table %s, which is never shipped", name);
 		if (schema_table(&pl->schema, name) == NULL)
-			return fail(err, errlen, "the payload carries table %s, which this database lacks "
+			return errf(err, errlen, "the payload carries table %s, which this database lacks "
 					    "(upgrade Pocket ID on both nodes to the same release)", name);
 	}
 	return 0;
@@ -283,14 +272,14 @@ static int make_plan(sqlite3 *db, const struct payload *p, const struct apply_op
 		return -1;
 	*st = APPLY_ERR_SCHEMA;
 	if (strcmp(pl->schema.version, p->schema_version) != 0)
-		return fail(err, errlen, "Pocket ID schema version differs: this node %s, primary %s; "
+		return errf(err, errlen, "Pocket ID schema version differs: this node %s, primary %s; "
 				    "upgrade Pocket ID on both nodes to the same release",
 			    pl->schema.version, p->schema_version);
 	if (check_tables(pl, p, err, errlen) == -1)
 		return -1;
 	pl->t = calloc(pl->schema.ntables + 1, sizeof(struct table_plan));
 	if (pl->t == NULL)
-		return fail(err, errlen, "out of memory");
+		return errf(err, errlen, "out of memory");
 	for (size_t i = 0; i < pl->schema.ntables; i++) {
 		struct table_plan *tp = &pl->t[pl->ntables];
 		tp->st = &pl->schema.tables[i];
@@ -325,7 +314,7 @@ static int check_valve(const struct plan *pl, const struct apply_opts *o, char *
 		for (size_t g = 0; g < 2; g++) {
 			if (strcmp(tp->st->name, guarded[g]) == 0 && tp->nlocal > 0 &&
 			    tp->ndel * 100 > (size_t)o->max_delete_percent * tp->nlocal)
-				return fail(err, errlen,
+				return errf(err, errlen,
 					    "refusing to delete %zu of %zu %s (more than "
 					    "SYNC_MAX_DELETE_PERCENT=%d%%); if the primary really lost "
 					    "them, apply with --force",
@@ -558,12 +547,12 @@ static enum apply_status db_failure(sqlite3 *db, int rc, bool *retry, char *err,
 {
 	*retry = is_busy(rc);
 	if (*retry)
-		return fail(err, errlen, "database is busy (Pocket ID holds the write lock); nothing "
+		return errf(err, errlen, "database is busy (Pocket ID holds the write lock); nothing "
 				    "was changed"), APPLY_ERR_BUSY;
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return fail(err, errlen, "the payload violates a constraint here (%s); nothing was "
+		return errf(err, errlen, "the payload violates a constraint here (%s); nothing was "
 				    "changed", sqlite3_errmsg(db)), APPLY_ERR_INVALID;
-	return fail(err, errlen, "database error: %s; nothing was changed", sqlite3_errmsg(db)),
+	return errf(err, errlen, "database error: %s; nothing was changed", sqlite3_errmsg(db)),
 	       APPLY_ERR_DB;
 }
 

@@ -1,26 +1,15 @@
 /* export: snapshot of the durable tables (schema.c decides which) plus the
  * JWT key (jwt_store.c), hashed as it is read. */
+#include "errbuf.h"
 #include "export.h"
 
 #include "schema.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 char *export_select_sql(const struct schema_table *t)
 {
@@ -128,7 +117,7 @@ static int export_table(sqlite3 *db, const struct schema_table *t, EVP_MD_CTX *h
 
 	if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		sqlite3_free(sql);
-		return fail(err, errlen, "cannot read %s: %s", t->name, sqlite3_errmsg(db));
+		return errf(err, errlen, "cannot read %s: %s", t->name, sqlite3_errmsg(db));
 	}
 	sqlite3_free(sql);
 	hash_bytes(h, 'T', t->name, strlen(t->name));
@@ -138,7 +127,7 @@ static int export_table(sqlite3 *db, const struct schema_table *t, EVP_MD_CTX *h
 	}
 	if (pt != NULL && table_init(pt, t) == -1) {
 		sqlite3_finalize(st);
-		return fail(err, errlen, "out of memory");
+		return errf(err, errlen, "out of memory");
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		hash_bytes(h, 'R', NULL, 0);
@@ -148,12 +137,12 @@ static int export_table(sqlite3 *db, const struct schema_table *t, EVP_MD_CTX *h
 		}
 		if (pt != NULL && table_add_row(pt, &cap, st) == -1) {
 			sqlite3_finalize(st);
-			return fail(err, errlen, "out of memory");
+			return errf(err, errlen, "out of memory");
 		}
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return fail(err, errlen, "cannot read %s: %s", t->name, sqlite3_errmsg(db));
+		return errf(err, errlen, "cannot read %s: %s", t->name, sqlite3_errmsg(db));
 	return 0;
 }
 
@@ -176,7 +165,7 @@ static int export_locked(sqlite3 *db, const struct jwt_store_cfg *keys, struct p
 		p->schema_version = strdup(s.version);
 		p->tables = calloc(s.ntables + 1, sizeof(struct pl_table));
 		if (p->schema_version == NULL || p->tables == NULL) {
-			fail(err, errlen, "out of memory");
+			errf(err, errlen, "out of memory");
 			goto out;
 		}
 	}
@@ -191,7 +180,7 @@ static int export_locked(sqlite3 *db, const struct jwt_store_cfg *keys, struct p
 	if (p != NULL && jwk != NULL) {
 		p->jwk_json = strdup(jwk);
 		if (p->jwk_json == NULL) {
-			fail(err, errlen, "out of memory");
+			errf(err, errlen, "out of memory");
 			goto out;
 		}
 	}
@@ -212,14 +201,14 @@ int export_snapshot(sqlite3 *db, const struct jwt_store_cfg *keys, struct payloa
 
 	if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(h);
-		return fail(err, errlen, "cannot start SHA-256");
+		return errf(err, errlen, "cannot start SHA-256");
 	}
 	if (p != NULL)
 		memset(p, 0, sizeof(*p));
 	/* One read transaction: the snapshot is consistent while Pocket ID writes. */
 	if (sqlite3_exec(db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK) {
 		EVP_MD_CTX_free(h);
-		return fail(err, errlen, "cannot begin a read transaction: %s", sqlite3_errmsg(db));
+		return errf(err, errlen, "cannot begin a read transaction: %s", sqlite3_errmsg(db));
 	}
 	rc = export_locked(db, keys, p, res, h, err, errlen);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

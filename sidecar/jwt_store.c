@@ -1,5 +1,6 @@
 /* jwt_store: reads and replaces the JWT signing key in Pocket ID's own
  * storage (kv row or v1.x key file). Never logs or prints key material. */
+#include "errbuf.h"
 #include "jwt_store.h"
 
 #include "jwk.h"
@@ -7,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +18,6 @@
 #define JWT_FILE_PLAIN "jwt_private_key.json"
 #define JWT_FILE_ENC "jwt_private_key.json.enc"
 #define JWT_MAX_FILE (256 * 1024)
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* First column of the first row of sql (with one text parameter), malloc'd;
  * NULL when there is no row or the table does not exist. */
@@ -62,15 +51,15 @@ static int node_kek(sqlite3 *db, const struct jwt_store_cfg *cfg, uint8_t kek[32
 	int rc;
 
 	if (cfg->encryption_key == NULL)
-		return fail(err, errlen, "ENCRYPTION_KEY is not set: cannot read or write the JWT "
+		return errf(err, errlen, "ENCRYPTION_KEY is not set: cannot read or write the JWT "
 					 "signing key (use the value Pocket ID uses on this node)");
 	id = instance_id(db);
 	if (id == NULL)
-		return fail(err, errlen, "this Pocket ID database has no instance id yet: start "
+		return errf(err, errlen, "this Pocket ID database has no instance id yet: start "
 					 "Pocket ID once on this node, then sync");
 	rc = jwk_derive_kek(cfg->encryption_key, cfg->encryption_key_len, id, kek);
 	OPENSSL_free(id);
-	return rc == -1 ? fail(err, errlen, "cannot derive the key-encryption key") : 0;
+	return rc == -1 ? errf(err, errlen, "cannot derive the key-encryption key") : 0;
 }
 
 static int key_file_path(const struct jwt_store_cfg *cfg, const char *name, char *out, size_t n)
@@ -124,7 +113,7 @@ static int read_file_key(sqlite3 *db, const struct jwt_store_cfg *cfg, char **js
 	    (text = read_small_file(path, &n)) != NULL) {
 		rc = node_kek(db, cfg, kek, err, errlen);
 		if (rc == 0 && jwk_unwrap(kek, text, n, json, len) == -1)
-			rc = fail(err, errlen, "%s: cannot decrypt with this node's ENCRYPTION_KEY", path);
+			rc = errf(err, errlen, "%s: cannot decrypt with this node's ENCRYPTION_KEY", path);
 		OPENSSL_cleanse(kek, sizeof(kek));
 		OPENSSL_clear_free(text, JWT_MAX_FILE + 1);
 		return rc;
@@ -155,7 +144,7 @@ int jwt_store_read(sqlite3 *db, const struct jwt_store_cfg *cfg, char **json, si
 		return 0;
 	rc = node_kek(db, cfg, kek, err, errlen);
 	if (rc == 0 && jwk_unwrap(kek, row, strlen(row), json, len) == -1)
-		rc = fail(err, errlen, "cannot decrypt kv %s with this node's ENCRYPTION_KEY and "
+		rc = errf(err, errlen, "cannot decrypt kv %s with this node's ENCRYPTION_KEY and "
 				       "instance id (is ENCRYPTION_KEY the one Pocket ID uses here?)", JWT_KV_KEY);
 	OPENSSL_cleanse(kek, sizeof(kek));
 	OPENSSL_clear_free(row, strlen(row));
@@ -194,7 +183,7 @@ int jwt_store_write_kv(sqlite3 *db, const struct jwt_store_cfg *cfg, const char 
 	rc = jwk_wrap(kek, json, strlen(json), &wrapped);
 	OPENSSL_cleanse(kek, sizeof(kek));
 	if (rc == -1)
-		return fail(err, errlen, "cannot encrypt the JWT signing key");
+		return errf(err, errlen, "cannot encrypt the JWT signing key");
 	if (dry_run) {
 		OPENSSL_clear_free(wrapped, strlen(wrapped));
 		return 0;
@@ -210,7 +199,7 @@ int jwt_store_write_kv(sqlite3 *db, const struct jwt_store_cfg *cfg, const char 
 	}
 	OPENSSL_clear_free(wrapped, strlen(wrapped));
 	if (rc != SQLITE_OK)
-		return fail(err, errlen, "cannot write kv %s: %s", JWT_KV_KEY, sqlite3_errstr(rc));
+		return errf(err, errlen, "cannot write kv %s: %s", JWT_KV_KEY, sqlite3_errstr(rc));
 	return 0;
 }
 
@@ -249,26 +238,26 @@ int jwt_store_write_file(sqlite3 *db, const struct jwt_store_cfg *cfg, const cha
 		return 0;
 	if (key_file_path(cfg, JWT_FILE_ENC, path, sizeof(path)) == -1 ||
 	    key_file_path(cfg, JWT_FILE_PLAIN, plain, sizeof(plain)) == -1)
-		return fail(err, errlen, "KEYS_PATH is too long");
+		return errf(err, errlen, "KEYS_PATH is too long");
 	if (cfg->encryption_key == NULL) { /* Pocket ID v1.x keeps a plain file then */
 		char *line = OPENSSL_malloc(strlen(json) + 2);
 		if (line == NULL)
-			return fail(err, errlen, "out of memory");
+			return errf(err, errlen, "out of memory");
 		sprintf(line, "%s\n", json);
 		rc = write_atomic(plain, line, strlen(line));
 		OPENSSL_clear_free(line, strlen(line) + 1);
-		return rc == -1 ? fail(err, errlen, "%s: %s", plain, strerror(errno)) : 0;
+		return rc == -1 ? errf(err, errlen, "%s: %s", plain, strerror(errno)) : 0;
 	}
 	if (node_kek(db, cfg, kek, err, errlen) == -1)
 		return -1;
 	rc = jwk_wrap(kek, json, strlen(json), &wrapped);
 	OPENSSL_cleanse(kek, sizeof(kek));
 	if (rc == -1)
-		return fail(err, errlen, "cannot encrypt the JWT signing key");
+		return errf(err, errlen, "cannot encrypt the JWT signing key");
 	rc = write_atomic(path, wrapped, strlen(wrapped));
 	OPENSSL_clear_free(wrapped, strlen(wrapped));
 	if (rc == -1)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
 	unlink(plain); /* as Pocket ID does once the key is encrypted */
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* payload: document model and JSON codec. Encoding prints one row at a time
  * through cJSON so memory stays near the size of the output; decoding parses
  * with cJSON and validates every member before the caller sees anything. */
+#include "errbuf.h"
 #include "payload.h"
 
 #include "b64.h"
@@ -10,7 +11,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,17 +481,6 @@ int payload_encode(const struct payload *p, char **out, size_t *len)
 
 /* ---- decoding ---- */
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* cJSON keeps duplicate members; the format forbids them. */
 static bool has_duplicate_member(const cJSON *obj)
 {
@@ -517,22 +506,22 @@ static int decode_columns(const cJSON *cols, struct pl_table *t, char *err, size
 	size_t i = 0;
 
 	if (!cJSON_IsArray(cols) || n < 1 || n > PAYLOAD_MAX_COLUMNS)
-		return bad(err, errlen, "table %s: \"columns\" must be an array of 1 to %d names",
+		return errf(err, errlen, "table %s: \"columns\" must be an array of 1 to %d names",
 			   t->name, PAYLOAD_MAX_COLUMNS);
 	t->cols = calloc((size_t)n, sizeof(char *));
 	if (t->cols == NULL)
-		return bad(err, errlen, "out of memory");
+		return errf(err, errlen, "out of memory");
 	cJSON_ArrayForEach(c, cols) {
 		if (!cJSON_IsString(c) || !name_ok(c->valuestring))
-			return bad(err, errlen, "table %s: column %zu has no valid name", t->name, i);
+			return errf(err, errlen, "table %s: column %zu has no valid name", t->name, i);
 		for (size_t k = 0; k < i; k++) {
 			if (strcasecmp(t->cols[k], c->valuestring) == 0)
-				return bad(err, errlen, "table %s: column %s appears twice", t->name,
+				return errf(err, errlen, "table %s: column %s appears twice", t->name,
 					   c->valuestring);
 		}
 		t->cols[i] = strdup(c->valuestring);
 		if (t->cols[i++] == NULL)
-			return bad(err, errlen, "out of memory");
+			return errf(err, errlen, "out of memory");
 		t->ncols = i;
 	}
 	return 0;
@@ -545,14 +534,14 @@ static int decode_rows(const cJSON *rows, struct pl_table *t, char *err, size_t 
 	size_t r = 0;
 
 	if (!cJSON_IsArray(rows))
-		return bad(err, errlen, "table %s: \"rows\" must be an array", t->name);
+		return errf(err, errlen, "table %s: \"rows\" must be an array", t->name);
 	t->cells = calloc((size_t)n * t->ncols + 1, sizeof(struct pl_value));
 	if (t->cells == NULL)
-		return bad(err, errlen, "out of memory");
+		return errf(err, errlen, "out of memory");
 	cJSON_ArrayForEach(row, rows) {
 		size_t c = 0;
 		if (!cJSON_IsArray(row) || (size_t)cJSON_GetArraySize(row) != t->ncols)
-			return bad(err, errlen, "table %s: row %zu does not have %zu cells", t->name, r,
+			return errf(err, errlen, "table %s: row %zu does not have %zu cells", t->name, r,
 				   t->ncols);
 		t->nrows = r + 1; /* so payload_free releases what was decoded */
 		cJSON_ArrayForEach(cell, row) {
@@ -560,7 +549,7 @@ static int decode_rows(const cJSON *rows, struct pl_table *t, char *err, size_t 
 			if (cJSON_IsNull(cell))
 				v->type = PL_NULL;
 			else if (!cJSON_IsString(cell) || pl_value_decode(cell->valuestring, v) == -1)
-				return bad(err, errlen, "table %s: row %zu column %s: malformed cell",
+				return errf(err, errlen, "table %s: row %zu column %s: malformed cell",
 					   t->name, r, t->cols[c]);
 			c++;
 		}
@@ -575,16 +564,16 @@ static int decode_table(const cJSON *jt, struct pl_table *t, char *err, size_t e
 	const cJSON *m;
 
 	if (!cJSON_IsObject(jt) || !cJSON_IsString(name) || !name_ok(name->valuestring))
-		return bad(err, errlen, "a table has no valid \"name\"");
+		return errf(err, errlen, "a table has no valid \"name\"");
 	t->name = strdup(name->valuestring);
 	if (t->name == NULL)
-		return bad(err, errlen, "out of memory");
+		return errf(err, errlen, "out of memory");
 	if (has_duplicate_member(jt))
-		return bad(err, errlen, "table %s: a member appears twice", t->name);
+		return errf(err, errlen, "table %s: a member appears twice", t->name);
 	cJSON_ArrayForEach(m, jt) {
 		if (strcmp(m->string, "name") != 0 && strcmp(m->string, "columns") != 0 &&
 		    strcmp(m->string, "rows") != 0)
-			return bad(err, errlen, "table %s: unknown member \"%s\"", t->name, m->string);
+			return errf(err, errlen, "table %s: unknown member \"%s\"", t->name, m->string);
 	}
 	if (decode_columns(cJSON_GetObjectItemCaseSensitive(jt, "columns"), t, err, errlen) == -1)
 		return -1;
@@ -597,18 +586,18 @@ static int decode_tables(const cJSON *tables, struct payload *p, char *err, size
 	const cJSON *jt;
 
 	if (!cJSON_IsArray(tables) || n > PAYLOAD_MAX_TABLES)
-		return bad(err, errlen, "\"tables\" must be an array of at most %d tables",
+		return errf(err, errlen, "\"tables\" must be an array of at most %d tables",
 			   PAYLOAD_MAX_TABLES);
 	p->tables = calloc((size_t)n + 1, sizeof(struct pl_table));
 	if (p->tables == NULL)
-		return bad(err, errlen, "out of memory");
+		return errf(err, errlen, "out of memory");
 	cJSON_ArrayForEach(jt, tables) {
 		struct pl_table *t = &p->tables[p->ntables++];
 		if (decode_table(jt, t, err, errlen) == -1)
 			return -1;
 		for (size_t k = 0; k + 1 < p->ntables; k++) {
 			if (strcasecmp(p->tables[k].name, t->name) == 0)
-				return bad(err, errlen, "table %s appears twice", t->name);
+				return errf(err, errlen, "table %s appears twice", t->name);
 		}
 	}
 	return 0;
@@ -617,7 +606,7 @@ static int decode_tables(const cJSON *tables, struct payload *p, char *err, size
 static int decode_key(const cJSON *j, const char *name, uint8_t out[32], char *err, size_t errlen)
 {
 	if (!cJSON_IsString(j) || b64_decode_exact(j->valuestring, out, 32) == -1)
-		return bad(err, errlen, "\"%s\" is not a base64 X25519 public key", name);
+		return errf(err, errlen, "\"%s\" is not a base64 X25519 public key", name);
 	return 0;
 }
 
@@ -627,11 +616,11 @@ static int decode_u64(const cJSON *j, const char *name, uint64_t *out, char *err
 	const char *s = cJSON_IsString(j) ? j->valuestring : NULL;
 
 	if (s == NULL || *s < '0' || *s > '9' || (s[0] == '0' && s[1] != '\0'))
-		return bad(err, errlen, "\"%s\" must be a decimal string", name);
+		return errf(err, errlen, "\"%s\" must be a decimal string", name);
 	errno = 0;
 	*out = strtoull(s, &end, 10);
 	if (errno != 0 || *end != '\0')
-		return bad(err, errlen, "\"%s\" must be a decimal string", name);
+		return errf(err, errlen, "\"%s\" must be a decimal string", name);
 	return 0;
 }
 
@@ -645,13 +634,13 @@ static int decode_header(const cJSON *doc, struct payload *p, char *err, size_t 
 	uint64_t schema;
 
 	if (has_duplicate_member(doc))
-		return bad(err, errlen, "a member appears twice");
+		return errf(err, errlen, "a member appears twice");
 	cJSON_ArrayForEach(m, doc) {
 		size_t i = 0;
 		while (header_members[i] != NULL && strcmp(header_members[i], m->string) != 0)
 			i++;
 		if (header_members[i] == NULL)
-			return bad(err, errlen, "unknown member \"%s\"", m->string);
+			return errf(err, errlen, "unknown member \"%s\"", m->string);
 	}
 	if (decode_key(cJSON_GetObjectItemCaseSensitive(doc, "sender"), "sender", p->sender, err, errlen) == -1 ||
 	    decode_key(cJSON_GetObjectItemCaseSensitive(doc, "recipient"), "recipient", p->recipient, err, errlen) == -1 ||
@@ -660,18 +649,18 @@ static int decode_header(const cJSON *doc, struct payload *p, char *err, size_t 
 		return -1;
 	m = cJSON_GetObjectItemCaseSensitive(doc, "issued_at");
 	if (!cJSON_IsString(m) || payload_parse_time(m->valuestring, &p->issued_at) == -1)
-		return bad(err, errlen, "\"issued_at\" is not an RFC 3339 UTC time like 2026-01-02T03:04:05Z");
+		return errf(err, errlen, "\"issued_at\" is not an RFC 3339 UTC time like 2026-01-02T03:04:05Z");
 	p->schema_version = strdup(cJSON_GetObjectItemCaseSensitive(doc, "schema_version")->valuestring);
 	jwk = cJSON_GetObjectItemCaseSensitive(doc, "jwt_key");
 	if (jwk == NULL || !(cJSON_IsNull(jwk) || cJSON_IsObject(jwk)))
-		return bad(err, errlen, "\"jwt_key\" must be a JWK object or null");
+		return errf(err, errlen, "\"jwt_key\" must be a JWK object or null");
 	if (cJSON_IsObject(jwk)) {
 		p->jwk_json = cJSON_PrintUnformatted(jwk);
 		if (p->jwk_json == NULL)
-			return bad(err, errlen, "out of memory");
+			return errf(err, errlen, "out of memory");
 	}
 	if (p->schema_version == NULL)
-		return bad(err, errlen, "out of memory");
+		return errf(err, errlen, "out of memory");
 	return 0;
 }
 
@@ -684,16 +673,16 @@ int payload_decode(const uint8_t *json, size_t len, struct payload *p, char *err
 	memset(p, 0, sizeof(*p));
 	doc = cJSON_ParseWithLength((const char *)json, len);
 	if (doc == NULL || !cJSON_IsObject(doc)) {
-		bad(err, errlen, "payload is not a JSON object");
+		errf(err, errlen, "payload is not a JSON object");
 		goto out;
 	}
 	fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
 	if (!cJSON_IsNumber(fmt)) {
-		bad(err, errlen, "payload has no \"format\" number");
+		errf(err, errlen, "payload has no \"format\" number");
 		goto out;
 	}
 	if (fmt->valuedouble != PAYLOAD_FORMAT) {
-		bad(err, errlen, "unsupported payload format %g (this build reads %d)",
+		errf(err, errlen, "unsupported payload format %g (this build reads %d)",
 		    fmt->valuedouble, PAYLOAD_FORMAT);
 		goto out;
 	}

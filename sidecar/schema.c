@@ -1,9 +1,9 @@
 /* schema: the table policy (from Pocket ID's releases v1.9 to v2.14, see
  * tests/fixtures/schema/NOTES.md) and run-time discovery through PRAGMA
  * table_info, index_list, index_info and foreign_key_list. */
+#include "errbuf.h"
 #include "schema.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,17 +78,6 @@ bool schema_column_per_node(const char *table, const char *column)
 			return true;
 	}
 	return false;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 int schema_column_index(const struct schema_table *t, const char *name)
@@ -279,7 +268,7 @@ static int load_version(sqlite3 *db, struct schema *s, char *err, size_t errlen)
 
 	if (sqlite3_prepare_v2(db, "SELECT CAST(version AS TEXT), dirty FROM schema_migrations", -1,
 			       &st, NULL) != SQLITE_OK)
-		return fail(err, errlen, "no schema_migrations table: not a Pocket ID database, "
+		return errf(err, errlen, "no schema_migrations table: not a Pocket ID database, "
 					 "or Pocket ID has never started on it");
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
@@ -289,9 +278,9 @@ static int load_version(sqlite3 *db, struct schema *s, char *err, size_t errlen)
 	rc = rc == SQLITE_ROW && sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
 	if (!rc || s->version == NULL)
-		return fail(err, errlen, "schema_migrations must hold exactly one row");
+		return errf(err, errlen, "schema_migrations must hold exactly one row");
 	if (s->dirty)
-		return fail(err, errlen, "Pocket ID schema version %s is marked dirty (a migration "
+		return errf(err, errlen, "Pocket ID schema version %s is marked dirty (a migration "
 					 "failed); fix Pocket ID first", s->version);
 	return 0;
 }
@@ -309,7 +298,7 @@ int schema_load(sqlite3 *db, struct schema *s, char *err, size_t errlen)
 	if (s->tables == NULL || s->unknown == NULL ||
 	    sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
 			       -1, &st, NULL) != SQLITE_OK) {
-		fail(err, errlen, "cannot read the table list: %s", sqlite3_errmsg(db));
+		errf(err, errlen, "cannot read the table list: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -325,7 +314,7 @@ int schema_load(sqlite3 *db, struct schema *s, char *err, size_t errlen)
 		t->name = strdup(name);
 		if (t->name == NULL || load_columns(db, t) == -1 || load_uniques(db, t) == -1) {
 			sqlite3_finalize(st);
-			fail(err, errlen, "cannot read the columns of %s", name);
+			errf(err, errlen, "cannot read the columns of %s", name);
 			goto fail;
 		}
 		set_local_rows(t);
@@ -336,7 +325,7 @@ int schema_load(sqlite3 *db, struct schema *s, char *err, size_t errlen)
 	sqlite3_finalize(st);
 	check_local_rows(s);
 	if (order_by_foreign_keys(db, s) == -1) {
-		fail(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	return 0;

@@ -1,5 +1,8 @@
 /* cli: shared helpers for the subcommands (see cli.h). No subcommand logic. */
 #include "cli.h"
+#include "keys.h"
+#include "pidb.h"
+#include "state.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -164,4 +167,21 @@ const char *cli_format_time(int64_t t, const char *never_text, char out[static 3
 	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, 32, "%s", never_text);
 	return out;
+}
+
+int cli_open_node(const struct config *cfg, const char *what, bool create_key,
+		  struct node_key *me, struct state **st, sqlite3 **db)
+{
+	char err[512];
+
+	*st = NULL;
+	*db = NULL;
+	if ((create_key ? keys_load_or_create(cfg->state_dir, me, err, sizeof(err))
+			: keys_load(cfg->state_dir, me, err, sizeof(err))) == -1 ||
+	    state_open(cfg->state_dir, st, err, sizeof(err)) == -1 ||
+	    pidb_open(cfg->db_path, cfg->busy_timeout_ms, db, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pocket-id-sync: %s: %s\n", what, err);
+		return -1;
+	}
+	return 0;
 }

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -58,6 +59,16 @@ int cli_read_input(const char *path, size_t max, uint8_t **out, size_t *len);
 /* Writes t (unix seconds) as RFC 3339 UTC ("2024-05-01T12:00:00Z") into out,
  * or never_text when t <= 0. Returns out. */
 const char *cli_format_time(int64_t t, const char *never_text, char out[static 32]);
+
+struct node_key;
+struct state;
+struct sqlite3;
+/* Opens what most commands work on: this node's key (created on first use
+ * when create_key), the sidecar's state.db and Pocket ID's database. On
+ * failure prints "pocket-id-sync: <what>: <reason>" and returns -1; the
+ * caller closes whatever was opened (NULL handles are fine). */
+int cli_open_node(const struct config *cfg, const char *what, bool create_key,
+		  struct node_key *me, struct state **st, struct sqlite3 **db);
 
 /* Subcommand entry points. */
 int cmd_run(int argc, char **argv);

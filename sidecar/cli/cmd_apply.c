@@ -83,12 +83,8 @@ int cmd_apply(int argc, char **argv)
 	rc = EXIT_FAIL;
 	if (cli_read_input(argv[first], cfg.max_payload_bytes, &wire, &wire_len) == -1)
 		goto out;
-	if (keys_load(cfg.state_dir, &me, err, sizeof(err)) == -1 ||
-	    state_open(cfg.state_dir, &st, err, sizeof(err)) == -1 ||
-	    pidb_open(cfg.db_path, cfg.busy_timeout_ms, &db, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pocket-id-sync: %s\n", err);
+	if (cli_open_node(&cfg, "cannot apply", false, &me, &st, &db) == -1)
 		goto out;
-	}
 	if (ingest_wire(&cfg, &me, st, db, wire, wire_len, o.dry_run, o.force, &r, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pocket-id-sync: %s\n", err);
 		goto out;

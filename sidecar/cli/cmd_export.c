@@ -70,12 +70,8 @@ static int run_export(const struct config *cfg, const uint8_t to[32], const char
 	char err[512];
 	int rc = EXIT_FAIL;
 
-	if (keys_load_or_create(cfg->state_dir, &me, err, sizeof(err)) == -1 ||
-	    state_open(cfg->state_dir, &st, err, sizeof(err)) == -1 ||
-	    pidb_open(cfg->db_path, cfg->busy_timeout_ms, &db, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pocket-id-sync: %s\n", err);
+	if (cli_open_node(cfg, "cannot export", true, &me, &st, &db) == -1)
 		goto out;
-	}
 	if (produce_snapshot(db, cfg, st, &snap, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pocket-id-sync: %s\n", err);
 		goto out;

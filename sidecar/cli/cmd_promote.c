@@ -93,7 +93,6 @@ int cmd_promote(int argc, char **argv)
 	struct node_key me;
 	struct state *st = NULL;
 	sqlite3 *db = NULL;
-	char err[512];
 	int first, rc = cli_parse(argc, argv, help_text, NULL, NULL, NULL, &env, &first);
 
 	if (rc != 0)
@@ -109,12 +108,8 @@ int cmd_promote(int argc, char **argv)
 		fprintf(stderr, "pocket-id-sync: SYNC_ROLE is already primary: nothing to promote\n");
 		goto out;
 	}
-	if (keys_load(cfg.state_dir, &me, err, sizeof(err)) == -1 ||
-	    state_open(cfg.state_dir, &st, err, sizeof(err)) == -1 ||
-	    pidb_open(cfg.db_path, cfg.busy_timeout_ms, &db, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pocket-id-sync: cannot promote: %s\n", err);
+	if (cli_open_node(&cfg, "cannot promote", false, &me, &st, &db) == -1)
 		goto out;
-	}
 	if (check_node(&cfg, db) == -1)
 		goto out;
 	if (cfg.has_primary_pubkey) {
