@@ -310,7 +310,8 @@ int payload_parse_time(const char *s, int64_t *t)
 	if (end == NULL || *end != '\0')
 		return -1;
 	*t = (int64_t)timegm(&tm);
-	return 0;
+	/* Only times this format prints back the same way (years 1970-9999). */
+	return *t < 0 || tm.tm_year + 1900 > 9999 ? -1 : 0;
 }
 
 /* ---- model ---- */
