@@ -458,12 +458,17 @@ int payload_encode(const struct payload *p, char **out, size_t *len)
 	cJSON *h = header_to_json(p);
 	char *hs = h == NULL ? NULL : cJSON_PrintUnformatted(h);
 
+	size_t hlen = hs == NULL ? 0 : strlen(hs);
+
 	cJSON_Delete(h);
-	if (hs == NULL)
+	if (hlen < 2) { /* at least "{}"; also keeps hlen - 1 from wrapping */
+		if (hs != NULL)
+			OPENSSL_clear_free(hs, hlen);
 		return -1;
+	}
 	/* The header object without its closing brace, then the tables. */
-	out_put(&o, hs, strlen(hs) - 1);
-	OPENSSL_clear_free(hs, strlen(hs)); /* holds the JWT private key */
+	out_put(&o, hs, hlen - 1);
+	OPENSSL_clear_free(hs, hlen); /* holds the JWT private key */
 	out_str(&o, ",\"tables\":[");
 	for (size_t i = 0; i < p->ntables && !o.failed; i++) {
 		if (i > 0)
