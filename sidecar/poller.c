@@ -6,6 +6,7 @@
 #include "b64.h"
 #include "ingest.h"
 #include "log.h"
+#include "memtrim.h"
 #include "metrics.h"
 #include "pidb.h"
 #include "state.h"
@@ -297,6 +298,8 @@ static int poll_once(struct poller *p, bool full)
 		record_success(p, started);
 	if (f.body != NULL)
 		OPENSSL_clear_free(f.body, f.len + 1);
+	if (f.status == 200)
+		memtrim();
 	return rc;
 }
 

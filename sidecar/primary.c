@@ -8,6 +8,7 @@
 #include "b64.h"
 #include "http_server.h"
 #include "log.h"
+#include "memtrim.h"
 #include "metrics.h"
 #include "pidb.h"
 #include "produce.h"
@@ -136,6 +137,7 @@ static void send_fresh(struct primary *p, struct evhttp_request *req, const char
 	metrics_set_generation(p->m, p->generation);
 	reply_payload(p, req, &snap, peer, peer_pub);
 	produce_free(&snap);
+	memtrim();
 }
 
 /* Answers waiters whose generation moved (one shared snapshot) or whose
@@ -166,8 +168,10 @@ static void serve_waiters(struct primary *p, bool changed_only)
 		}
 	}
 	p->nwaiters = keep;
-	if (have)
+	if (have) {
 		produce_free(&snap);
+		memtrim();
+	}
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
