@@ -136,8 +136,9 @@ static void test_secret_files(void **state)
 	loose = tu_write_file(dir, "loose", "0123456789abcdefXYZ\n", 20, 0644);
 	snprintf(text, sizeof(text), "SYNC_ROLE=primary\nENCRYPTION_KEY_FILE=%s\n", ok);
 	assert_int_equal(load(text, NEED_ALL, &cfg, &pr), 0);
-	assert_int_equal(cfg.encryption_key_len, 19);
-	assert_memory_equal(cfg.encryption_key, "0123456789abcdefXYZ", 19);
+	/* Pocket ID does not trim ENCRYPTION_KEY_FILE: the newline is key material. */
+	assert_int_equal(cfg.encryption_key_len, 20);
+	assert_memory_equal(cfg.encryption_key, "0123456789abcdefXYZ\n", 20);
 	config_free(&cfg);
 
 	snprintf(text, sizeof(text), "SYNC_ROLE=primary\nENCRYPTION_KEY_FILE=%s\n", loose);
