@@ -251,9 +251,12 @@ static void load_secondary(struct config *cfg, const struct envmap *m, unsigned 
 	} else if (secondary) {
 		problem(pr, "SYNC_PRIMARY_TOKEN: not set (required for the secondary role)");
 	}
-	/* A secondary always needs the pin; commands that do not care about the
-	 * role (open, apply) ask for it with NEED_PIN alone. */
-	if (cfg->role == ROLE_SECONDARY || ((needs & NEED_PIN) && !(needs & NEED_ROLE)))
+	/* A secondary needs the pin wherever its role is checked (run,
+	 * check-config); commands that do not care about the role (open, apply)
+	 * ask for it with NEED_PIN alone. pubkey, status and peer ask for
+	 * neither: a new secondary prints its key before it knows the primary. */
+	if ((cfg->role == ROLE_SECONDARY && (needs & NEED_ROLE)) ||
+	    ((needs & NEED_PIN) && !(needs & NEED_ROLE)))
 		load_pin(cfg, m, needs | NEED_PIN, &tok, pr);
 	else
 		load_pin(cfg, m, needs & ~(unsigned)NEED_PIN, &tok, pr);

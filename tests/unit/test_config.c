@@ -165,6 +165,13 @@ static void test_needs_limit_requirements(void **state)
 	assert_int_equal(load("SYNC_STATE_DIR=/tmp/x\n", NEED_STATE, &cfg, &pr), 0);
 	assert_string_equal(cfg.state_dir, "/tmp/x");
 	config_free(&cfg);
+	/* ... also in a secondary's env file before the primary's key is known:
+	 * its pubkey is what the primary's `peer add` needs first. */
+	assert_int_equal(load("SYNC_ROLE=secondary\nSYNC_STATE_DIR=/tmp/x\n", NEED_STATE, &cfg, &pr), 0);
+	config_free(&cfg);
+	assert_int_equal(load("SYNC_ROLE=secondary\nSYNC_STATE_DIR=/tmp/x\n", NEED_ALL & ~NEED_PIN, &cfg, &pr), -1);
+	expect_problem(&pr, "SYNC_PRIMARY_PUBKEY: the primary's public key is unknown");
+	config_free(&cfg);
 	assert_int_equal(load("", NEED_ALL, &cfg, &pr), -1);
 	expect_problem(&pr, "SYNC_ROLE: not set");
 	expect_problem(&pr, "ENCRYPTION_KEY: not set");
