@@ -26,7 +26,7 @@ const struct config_var config_vars[] = {
 	{"SYNC_LONG_POLL_TIMEOUT", "30s", "secondary: how long the primary may hold a poll open waiting for a change; 0 disables change push"},
 	{"DB_CONNECTION_STRING", "data/pocket-id.db", "Pocket ID's SQLite database (path or file: URI)"},
 	{"ENCRYPTION_KEY", NULL, "Pocket ID's encryption key (needed to move the JWT signing key)"},
-	{"ENCRYPTION_KEY_FILE", NULL, "file holding ENCRYPTION_KEY (mode 0600)"},
+	{"ENCRYPTION_KEY_FILE", NULL, "file holding ENCRYPTION_KEY (mode 0600); read as is, like Pocket ID: a trailing newline is part of the key"},
 	{"KEYS_STORAGE", NULL, "Pocket ID v1.x only: file or database"},
 	{"KEYS_PATH", "data/keys", "Pocket ID v1.x only: directory of the JWT key file"},
 	{"SYNC_STATE_DIR", "/var/lib/pocket-id-sync", "the sidecar's own state: private.key, state.db"},
@@ -81,9 +81,11 @@ static char *dup_or_problem(const char *s, struct config_problems *pr, const cha
 	return d;
 }
 
-/* Reads NAME or NAME_FILE (not both) into a malloc'd secret; NULL if unset. */
-static char *load_secret(const struct envmap *m, const char *name, struct config_problems *pr,
-			 size_t *len)
+/* Reads NAME or NAME_FILE (not both) into a malloc'd secret; NULL if unset.
+ * exact: take the file's bytes untrimmed (Pocket ID's rule for []byte
+ * settings such as ENCRYPTION_KEY_FILE, so both derive the same KEK). */
+static char *load_secret_as(const struct envmap *m, const char *name, bool exact,
+			    struct config_problems *pr, size_t *len)
 {
 	char file_name[64], err[300], *out = NULL;
 	const char *direct = value_of(m, name), *file;
@@ -96,7 +98,8 @@ static char *load_secret(const struct envmap *m, const char *name, struct config
 		return NULL;
 	}
 	if (file != NULL) {
-		if (secret_read_file(file, &out, len, err, sizeof(err)) == -1)
+		if ((exact ? secret_read_file_exact : secret_read_file)(file, &out, len, err,
+									sizeof(err)) == -1)
 			problem(pr, "%s: %s", file_name, err);
 		return out;
 	}
@@ -107,6 +110,12 @@ static char *load_secret(const struct envmap *m, const char *name, struct config
 			problem(pr, "%s: out of memory", name);
 	}
 	return out;
+}
+
+static char *load_secret(const struct envmap *m, const char *name, struct config_problems *pr,
+			 size_t *len)
+{
+	return load_secret_as(m, name, false, pr, len);
 }
 
 static void load_duration(const struct envmap *m, const char *name, uint64_t min_ms,
@@ -242,9 +251,12 @@ static void load_secondary(struct config *cfg, const struct envmap *m, unsigned 
 	} else if (secondary) {
 		problem(pr, "SYNC_PRIMARY_TOKEN: not set (required for the secondary role)");
 	}
-	/* A secondary always needs the pin; commands that do not care about the
-	 * role (open, apply) ask for it with NEED_PIN alone. */
-	if (cfg->role == ROLE_SECONDARY || ((needs & NEED_PIN) && !(needs & NEED_ROLE)))
+	/* A secondary needs the pin wherever its role is checked (run,
+	 * check-config); commands that do not care about the role (open, apply)
+	 * ask for it with NEED_PIN alone. pubkey, status and peer ask for
+	 * neither: a new secondary prints its key before it knows the primary. */
+	if ((cfg->role == ROLE_SECONDARY && (needs & NEED_ROLE)) ||
+	    ((needs & NEED_PIN) && !(needs & NEED_ROLE)))
 		load_pin(cfg, m, needs | NEED_PIN, &tok, pr);
 	else
 		load_pin(cfg, m, needs & ~(unsigned)NEED_PIN, &tok, pr);
@@ -261,7 +273,7 @@ static void load_db_and_keys(struct config *cfg, const struct envmap *m, unsigne
 
 	if (dbconn_parse(conn, &cfg->db_path, err, sizeof(err)) == -1)
 		problem(pr, "DB_CONNECTION_STRING: %s", err);
-	key = load_secret(m, "ENCRYPTION_KEY", pr, &len);
+	key = load_secret_as(m, "ENCRYPTION_KEY", true, pr, &len);
 	if (key != NULL && len < 16) {
 		problem(pr, "ENCRYPTION_KEY: must be at least 16 bytes (Pocket ID's own rule)");
 		secret_free(key);

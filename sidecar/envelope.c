@@ -88,7 +88,7 @@ enum envelope_error envelope_open(const struct node_key *me, const uint8_t pinne
 		return ENVELOPE_INVALID;
 	}
 	if (CRYPTO_memcmp(p->recipient, me->pub, 32) != 0) {
-		snprintf(err, errlen, "payload refused: it is for another node (this node is %s)", fp_me);
+		snprintf(err, errlen, "payload refused: payload is for another node (this node is %s)", fp_me);
 		payload_free(p);
 		if (plaintext != NULL)
 			OPENSSL_clear_free(*plaintext, *plaintext_len + 1);

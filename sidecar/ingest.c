@@ -44,8 +44,8 @@ static int check_generation(struct state *st, const uint8_t pinned[32], const st
 	}
 	if (found && p->generation < last) {
 		r->reason = "replay";
-		snprintf(err, errlen, "payload refused: generation %" PRIu64 " is older than %" PRIu64
-				      ", the last applied from this primary (replay or rollback)",
+		snprintf(err, errlen, "payload refused: replay/rollback: generation %" PRIu64
+				      " is older than %" PRIu64 ", the last applied from this primary",
 			 p->generation, last);
 		return -1;
 	}

@@ -45,7 +45,8 @@ int secret_check_mode(int fd, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int secret_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+static int read_secret(const char *path, bool trim, char **out, size_t *len, char *err,
+		       size_t errlen)
 {
 	char *buf = NULL;
 	ssize_t n;
@@ -74,9 +75,9 @@ int secret_read_file(const char *path, char **out, size_t *len, char *err, size_
 		goto fail;
 	}
 	close(fd);
-	if (used > 0 && buf[used - 1] == '\n')
+	if (trim && used > 0 && buf[used - 1] == '\n')
 		used--;
-	if (used > 0 && buf[used - 1] == '\r')
+	if (trim && used > 0 && buf[used - 1] == '\r')
 		used--;
 	buf[used] = '\0';
 	*out = buf;
@@ -87,6 +88,16 @@ fail:
 	if (buf != NULL)
 		OPENSSL_clear_free(buf, SECRET_MAX_BYTES + 2);
 	return -1;
+}
+
+int secret_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	return read_secret(path, true, out, len, err, errlen);
+}
+
+int secret_read_file_exact(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	return read_secret(path, false, out, len, err, errlen);
 }
 
 void secret_free(char *s)

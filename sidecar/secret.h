@@ -10,6 +10,9 @@
  * stores a malloc'd NUL-terminated copy in *out (caller wipes with
  * secret_free). Returns 0, or -1 with a one-line reason in err. */
 int secret_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen);
+/* The same without stripping anything: the bytes exactly as stored, as
+ * Pocket ID reads ENCRYPTION_KEY_FILE (a trailing newline is part of the key). */
+int secret_read_file_exact(const char *path, char **out, size_t *len, char *err, size_t errlen);
 
 /* Wipes and frees a NUL-terminated secret; NULL is fine. */
 void secret_free(char *s);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char help_text[] =
@@ -41,9 +42,18 @@ static int write_output(const char *path, const uint8_t *buf, size_t len)
 {
 	int fd = path == NULL ? STDOUT_FILENO : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	size_t off = 0;
+	struct stat st;
 
 	if (fd == -1) {
 		perror(path);
+		return -1;
+	}
+	/* O_CREAT's mode only applies to a new file: tighten an existing regular
+	 * file too (never a device such as /dev/null). */
+	if (path != NULL && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
+	    fchmod(fd, 0600) == -1) {
+		perror(path);
+		close(fd);
 		return -1;
 	}
 	while (off < len) {

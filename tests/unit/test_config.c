@@ -136,8 +136,9 @@ static void test_secret_files(void **state)
 	loose = tu_write_file(dir, "loose", "0123456789abcdefXYZ\n", 20, 0644);
 	snprintf(text, sizeof(text), "SYNC_ROLE=primary\nENCRYPTION_KEY_FILE=%s\n", ok);
 	assert_int_equal(load(text, NEED_ALL, &cfg, &pr), 0);
-	assert_int_equal(cfg.encryption_key_len, 19);
-	assert_memory_equal(cfg.encryption_key, "0123456789abcdefXYZ", 19);
+	/* Pocket ID does not trim ENCRYPTION_KEY_FILE: the newline is key material. */
+	assert_int_equal(cfg.encryption_key_len, 20);
+	assert_memory_equal(cfg.encryption_key, "0123456789abcdefXYZ\n", 20);
 	config_free(&cfg);
 
 	snprintf(text, sizeof(text), "SYNC_ROLE=primary\nENCRYPTION_KEY_FILE=%s\n", loose);
@@ -170,6 +171,13 @@ static void test_needs_limit_requirements(void **state)
 	/* pubkey needs only the state dir: no role or key required. */
 	assert_int_equal(load("SYNC_STATE_DIR=/tmp/x\n", NEED_STATE, &cfg, &pr), 0);
 	assert_string_equal(cfg.state_dir, "/tmp/x");
+	config_free(&cfg);
+	/* ... also in a secondary's env file before the primary's key is known:
+	 * its pubkey is what the primary's `peer add` needs first. */
+	assert_int_equal(load("SYNC_ROLE=secondary\nSYNC_STATE_DIR=/tmp/x\n", NEED_STATE, &cfg, &pr), 0);
+	config_free(&cfg);
+	assert_int_equal(load("SYNC_ROLE=secondary\nSYNC_STATE_DIR=/tmp/x\n", NEED_ALL & ~NEED_PIN, &cfg, &pr), -1);
+	expect_problem(&pr, "SYNC_PRIMARY_PUBKEY: the primary's public key is unknown");
 	config_free(&cfg);
 	assert_int_equal(load("", NEED_ALL, &cfg, &pr), -1);
 	expect_problem(&pr, "SYNC_ROLE: not set");
