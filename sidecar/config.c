@@ -236,6 +236,7 @@ static void load_secondary(struct config *cfg, const struct envmap *m, unsigned 
 	struct bootstrap_token tok = {0};
 	size_t len;
 	char *raw = load_secret(m, "SYNC_PRIMARY_TOKEN", pr, &len);
+	bool has_token = raw != NULL;
 
 	if (url != NULL && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		problem(pr, "SYNC_PRIMARY_URL: \"%s\" must start with http:// or https://", url);
@@ -248,14 +249,17 @@ static void load_secondary(struct config *cfg, const struct envmap *m, unsigned 
 		else
 			cfg->primary_token = OPENSSL_strdup(tok.secret);
 		secret_free(raw);
-	} else if (secondary) {
-		problem(pr, "SYNC_PRIMARY_TOKEN: not set (required for the secondary role)");
+	} else if (secondary && (needs & NEED_TOKEN)) {
+		problem(pr, "SYNC_PRIMARY_TOKEN: not set (register this node on the primary with "
+			    "`pocket-id-sync peer add` and put the printed pisync1... string here)");
 	}
 	/* A secondary needs the pin wherever its role is checked (run,
 	 * check-config); commands that do not care about the role (open, apply)
 	 * ask for it with NEED_PIN alone. pubkey, status and peer ask for
 	 * neither: a new secondary prints its key before it knows the primary. */
-	if ((cfg->role == ROLE_SECONDARY && (needs & NEED_ROLE)) ||
+	/* The pin comes with the token: a secondary without one is either not
+	 * enrolled yet (`run` then only serves its key) or already told so. */
+	if ((secondary && has_token) ||
 	    ((needs & NEED_PIN) && !(needs & NEED_ROLE)))
 		load_pin(cfg, m, needs | NEED_PIN, &tok, pr);
 	else

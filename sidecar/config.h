@@ -66,6 +66,7 @@ enum config_need {
 	NEED_ROLE = 1 << 2,	/* SYNC_ROLE and what the role requires */
 	NEED_KEK = 1 << 3,	/* ENCRYPTION_KEY */
 	NEED_PIN = 1 << 4,	/* the primary's public key (secondary) */
+	NEED_TOKEN = 1 << 5,	/* a secondary's SYNC_PRIMARY_TOKEN (run can wait without one) */
 	NEED_ALL = 0xff,
 };
 

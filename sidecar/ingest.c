@@ -71,12 +71,12 @@ static void maybe_restart(const struct config *cfg, struct ingest_result *r)
 }
 
 int ingest_wire(const struct config *cfg, const struct node_key *me, struct state *st,
-		sqlite3 *db, const uint8_t *wire, size_t wire_len, bool dry_run, bool force,
+		sqlite3 *db, const uint8_t *wire, size_t wire_len, const struct ingest_opts *io,
 		struct ingest_result *r, char *err, size_t errlen)
 {
 	struct apply_opts o = {
-		.dry_run = dry_run,
-		.force = force,
+		.dry_run = io->dry_run,
+		.force = io->force,
 		.max_delete_percent = cfg->max_delete_percent,
 		.keys = {cfg->encryption_key, cfg->encryption_key_len, cfg->keys_storage, cfg->keys_path},
 	};
@@ -103,7 +103,7 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 	r->issued_at = p.issued_at;
 	if (check_generation(st, cfg->primary_pubkey, &p, r, err, errlen) == -1)
 		goto out;
-	if (r->same_generation && !force) {
+	if (r->same_generation && !io->reapply) {
 		r->ok = true;
 		rc = 0;
 		goto out;
@@ -113,7 +113,7 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 		r->reason = apply_status_reason(as);
 		goto out;
 	}
-	if (!dry_run) {
+	if (!io->dry_run) {
 		record(st, cfg->primary_pubkey, &p);
 		maybe_restart(cfg, r);
 	}

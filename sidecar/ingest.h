@@ -25,11 +25,16 @@ struct ingest_result {
 	int restart; /* -1 failed, 0 ok, 1 needed but no command, 2 not needed */
 };
 
-/* Applies wire to db (opened with pidb_open). dry_run changes nothing and
- * records nothing; force overrides the valve. Returns 0, or -1 with err
+/* Applies wire to db (opened with pidb_open) as io says. Returns 0, or -1 with err
  * holding one line and r->reason set. */
+struct ingest_opts {
+	bool dry_run; /* change nothing, record nothing */
+	bool force;   /* override the mass-delete valve */
+	bool reapply; /* reconcile even when this generation was applied before */
+};
+
 int ingest_wire(const struct config *cfg, const struct node_key *me, struct state *st,
-		sqlite3 *db, const uint8_t *wire, size_t wire_len, bool dry_run, bool force,
+		sqlite3 *db, const uint8_t *wire, size_t wire_len, const struct ingest_opts *io,
 		struct ingest_result *r, char *err, size_t errlen);
 
 #endif

@@ -85,7 +85,8 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	if (cli_open_node(&cfg, "cannot apply", false, &me, &st, &db) == -1)
 		goto out;
-	if (ingest_wire(&cfg, &me, st, db, wire, wire_len, o.dry_run, o.force, &r, err, sizeof(err)) == -1) {
+	struct ingest_opts io = {.dry_run = o.dry_run, .force = o.force, .reapply = o.force};
+	if (ingest_wire(&cfg, &me, st, db, wire, wire_len, &io, &r, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pocket-id-sync: %s\n", err);
 		goto out;
 	}

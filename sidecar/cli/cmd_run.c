@@ -3,6 +3,7 @@
  * endpoint; secondary: poller thread), HTTP listeners, then the libevent
  * loop until SIGTERM/SIGINT; shutdown lets an apply in flight commit or roll
  * back before exiting 0. */
+#include "b64.h"
 #include "cli.h"
 #include "http_server.h"
 #include "keys.h"
@@ -27,6 +28,7 @@ static const char help_text[] =
 	"GET /healthz on SYNC_LISTEN and Prometheus metrics on SYNC_METRICS_LISTEN.\n"
 	"A primary serves GET /sync/export to registered peers and the admin API under\n"
 	"/sync/admin/; a secondary long-polls SYNC_PRIMARY_URL and applies what changed.\n"
+	"A secondary without SYNC_PRIMARY_TOKEN only serves its key until it is enrolled.\n"
 	"Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad\n"
 	"configuration. `pocket-id-sync help config` lists the variables.\n";
 
@@ -49,6 +51,17 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* A secondary started before it was enrolled serves its key and says why it
+ * does not sync (the bootstrap: curl its /sync/pubkey, register it on the
+ * primary, set SYNC_PRIMARY_TOKEN, restart). */
+static int unenrolled_health(void *ctx, char *reason, size_t n)
+{
+	(void)ctx;
+	snprintf(reason, n, "not enrolled: register this node's /sync/pubkey on the primary "
+			    "(pocket-id-sync peer add) and set SYNC_PRIMARY_TOKEN");
+	return -1;
+}
+
 static int start_role(struct daemon *d, struct http_server_config *hc, char *err, size_t errlen)
 {
 	if (d->cfg.role == ROLE_PRIMARY) {
@@ -57,6 +70,14 @@ static int start_role(struct daemon *d, struct http_server_config *hc, char *err
 		hc->health = primary_health;
 		hc->ctx = d->primary;
 		return d->primary == NULL ? -1 : 0;
+	}
+	if (d->cfg.primary_token == NULL) {
+		char pub[45];
+		b64_encode(pub, d->me.pub, 32);
+		log_warn("secondary.not_enrolled", "pubkey=%s msg=\"serving /sync/pubkey only: register "
+			 "this key on the primary and set SYNC_PRIMARY_TOKEN, then restart\"", pub);
+		hc->health = unenrolled_health;
+		return 0;
 	}
 	d->poller = poller_start(&d->cfg, &d->me, d->st, d->m, err, errlen);
 	hc->health = poller_health;
@@ -122,7 +143,7 @@ int cmd_run(int argc, char **argv)
 		return rc == 1 ? EXIT_OK : EXIT_USAGE;
 	if (cli_no_operands(argc, argv, first) == -1)
 		return EXIT_USAGE;
-	if (cli_load_config(&env, NEED_ALL, &d.cfg) == -1) {
+	if (cli_load_config(&env, NEED_ALL & ~NEED_TOKEN, &d.cfg) == -1) {
 		config_free(&d.cfg);
 		return EXIT_USAGE;
 	}

@@ -92,8 +92,18 @@ static void test_secondary_requirements(void **state)
 	assert_int_equal(load("SYNC_ROLE=secondary\nENCRYPTION_KEY=0123456789abcdef\n", NEED_ALL, &cfg, &pr), -1);
 	expect_problem(&pr, "SYNC_PRIMARY_URL: not set");
 	expect_problem(&pr, "SYNC_PRIMARY_TOKEN: not set");
+	assert_int_equal(pr.count, 2); /* the missing pin is the missing token's */
+	config_free(&cfg);
+	/* A bare token (no key inside) needs SYNC_PRIMARY_PUBKEY. */
+	assert_int_equal(load("SYNC_ROLE=secondary\nENCRYPTION_KEY=0123456789abcdef\nSYNC_PRIMARY_URL=http://h:1\n"
+			      "SYNC_PRIMARY_TOKEN=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", NEED_ALL, &cfg, &pr), -1);
 	expect_problem(&pr, "SYNC_PRIMARY_PUBKEY: the primary's public key is unknown");
-	assert_int_equal(pr.count, 3);
+	assert_int_equal(pr.count, 1);
+	config_free(&cfg);
+	/* `run` before enrolment: no token is fine, it only serves its key. */
+	assert_int_equal(load("SYNC_ROLE=secondary\nENCRYPTION_KEY=0123456789abcdef\nSYNC_PRIMARY_URL=http://h:1\n",
+			      NEED_ALL & ~NEED_TOKEN, &cfg, &pr), 0);
+	assert_null(cfg.primary_token);
 	config_free(&cfg);
 }
 
@@ -177,7 +187,7 @@ static void test_needs_limit_requirements(void **state)
 	assert_int_equal(load("SYNC_ROLE=secondary\nSYNC_STATE_DIR=/tmp/x\n", NEED_STATE, &cfg, &pr), 0);
 	config_free(&cfg);
 	assert_int_equal(load("SYNC_ROLE=secondary\nSYNC_STATE_DIR=/tmp/x\n", NEED_ALL & ~NEED_PIN, &cfg, &pr), -1);
-	expect_problem(&pr, "SYNC_PRIMARY_PUBKEY: the primary's public key is unknown");
+	expect_problem(&pr, "SYNC_PRIMARY_TOKEN: not set");
 	config_free(&cfg);
 	assert_int_equal(load("", NEED_ALL, &cfg, &pr), -1);
 	expect_problem(&pr, "SYNC_ROLE: not set");
