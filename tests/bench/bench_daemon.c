@@ -1,0 +1,394 @@
+/* bench_daemon: the benchmark's second mode. Starts a real primary and
+ * secondary (`pocket-id-sync run`) on loopback, bootstraps them through the
+ * admin API, then measures change-to-visible latency with the change push
+ * (p50/p99 over many changes), the cost of an unchanged poll on the wire and
+ * in primary CPU time, and the daemons' idle RSS. Not a test: it asserts
+ * nothing and prints numbers. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct node {
+	char name[16], dir[512], env[600], log[600];
+	pid_t pid;
+	int port, metrics_port;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench --daemons: %s\n", what);
+	exit(1);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		fprintf(stderr, "SQL: %s\n", msg);
+		die("database set-up failed");
+	}
+}
+
+/* Reads a whole file; works for /proc files, whose size reads as 0. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 4096, n = 0, r;
+	char *buf = malloc(cap + 1);
+
+	if (f == NULL || buf == NULL) {
+		if (f != NULL)
+			fclose(f);
+		free(buf);
+		return NULL;
+	}
+	while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap) {
+			char *nb = realloc(buf, cap * 2 + 1);
+			if (nb == NULL)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* A Pocket ID v2.14 database with users users. */
+static void make_db(const char *path, const char *schema_sql, const char *instance, int users)
+{
+	sqlite3 *db;
+	char sql[1024];
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		die("cannot create a database");
+	exec_sql(db, "PRAGMA journal_mode=WAL");
+	exec_sql(db, schema_sql);
+	snprintf(sql, sizeof(sql), "INSERT INTO kv VALUES('instance_id','%s')", instance);
+	exec_sql(db, sql);
+	snprintf(sql, sizeof(sql),
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<%d) "
+		 "INSERT INTO users(id,created_at,username,email,first_name,last_name,display_name) "
+		 "SELECT 'u'||i, 1700000000+i, 'user'||i, 'user'||i||'@example.com', 'First', 'Last', 'User '||i FROM n",
+		 users);
+	exec_sql(db, sql);
+	exec_sql(db, "INSERT INTO webauthn_credentials(id,created_at,name,credential_id,public_key,attestation_type,transport,user_id,backup_eligible,backup_state) "
+		     "SELECT 'c'||id, created_at, 'key', randomblob(32), randomblob(77), 'none', x'5b5d', id, 0, 0 FROM users");
+	sqlite3_close(db);
+}
+
+static void write_env(struct node *n, const char *base, const char *extra)
+{
+	FILE *f = fopen(n->env, "w");
+	if (f == NULL)
+		die("cannot write an env file");
+	fprintf(f, "DB_CONNECTION_STRING=%s/%s.db\nENCRYPTION_KEY=%s-encryption-key-0123\n"
+		   "SYNC_STATE_DIR=%s/%s-state\nSYNC_LISTEN=127.0.0.1:0\nSYNC_METRICS_LISTEN=127.0.0.1:0\n%s",
+		base, n->name, n->name, base, n->name, extra);
+	fclose(f);
+}
+
+static void start(struct node *n, const char *bin)
+{
+	double deadline = now_ms() + 20000;
+
+	n->pid = fork();
+	if (n->pid == 0) {
+		if (freopen(n->log, "w", stderr) == NULL)
+			_exit(127);
+		execl(bin, bin, "run", "--env-file", n->env, (char *)NULL);
+		_exit(127);
+	}
+	while (now_ms() < deadline) {
+		char *log = slurp(n->log), *p;
+		if (log != NULL && (p = strstr(log, "event=daemon.started")) != NULL &&
+		    sscanf(strstr(p, "listen=127.0.0.1:"), "listen=127.0.0.1:%d", &n->port) == 1) {
+			sscanf(strstr(p, "metrics=127.0.0.1:"), "metrics=127.0.0.1:%d", &n->metrics_port);
+			free(log);
+			return;
+		}
+		free(log);
+		sleep_ms(20);
+	}
+	die("a daemon did not start (see its log in the bench directory)");
+}
+
+static void stop(struct node *n)
+{
+	int status;
+	if (n->pid > 0) {
+		kill(n->pid, SIGTERM);
+		waitpid(n->pid, &status, 0);
+	}
+}
+
+struct buf {
+	char *p;
+	size_t n;
+};
+
+static size_t on_data(char *d, size_t s, size_t k, void *arg)
+{
+	struct buf *b = arg;
+	char *np = realloc(b->p, b->n + s * k + 1);
+	if (np == NULL)
+		return 0;
+	memcpy(np + b->n, d, s * k);
+	b->p = np;
+	b->n += s * k;
+	b->p[b->n] = '\0';
+	return s * k;
+}
+
+/* Registers a peer; returns the bearer part of the pisync1 string. */
+static char *enrol(int port, const char *name, const char *pub, char *bootstrap, size_t blen)
+{
+	char url[128], body[256], *tok, *dot;
+	struct buf b = {0};
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/sync/admin/peers", port);
+	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"pubkey\":\"%s\"}", name, pub);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (curl_easy_perform(c) != CURLE_OK || b.p == NULL || (tok = strstr(b.p, "pisync1.")) == NULL)
+		die("registration failed");
+	snprintf(bootstrap, blen, "%.*s", (int)strcspn(tok, "\""), tok);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	free(b.p);
+	dot = strrchr(bootstrap, '.');
+	return dot + 1;
+}
+
+static char *node_pubkey(const char *bin, const char *state_dir)
+{
+	char cmd[1200];
+	static char out[64];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "SYNC_STATE_DIR='%s' '%s' pubkey", state_dir, bin);
+	p = popen(cmd, "r");
+	if (p == NULL || fgets(out, sizeof(out), p) == NULL)
+		die("pubkey failed");
+	pclose(p);
+	out[strcspn(out, "\n")] = '\0';
+	return out;
+}
+
+static double cpu_seconds(pid_t pid)
+{
+	char path[64], *s, *p;
+	unsigned long ut = 0, st = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	s = slurp(path);
+	if (s == NULL || (p = strrchr(s, ')')) == NULL) {
+		free(s);
+		return -1;
+	}
+	/* fields after ") S": 14th and 15th of the line are utime, stime */
+	sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+	free(s);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A /proc/PID/status field in KiB: "VmRSS" (all resident pages, including
+ * the shared libraries' file pages) or "RssAnon" (the process's own memory). */
+static long status_kib(pid_t pid, const char *field)
+{
+	char path[64], *s, *p;
+	long kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	s = slurp(path);
+	if (s != NULL && (p = strstr(s, field)) != NULL)
+		sscanf(p + strlen(field) + 1, "%ld", &kib);
+	free(s);
+	return kib;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static long visible_count(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long n = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Unchanged polls: If-None-Match with the current generation, wait=0. */
+static void measure_unchanged(const struct node *p, const char *token, int polls, double *bytes,
+			      double *cpu_ms)
+{
+	char url[128], auth[128], inm[64];
+	struct curl_slist *h = NULL;
+	struct buf b = {0};
+	CURL *c = curl_easy_init();
+	double cpu0, total = 0;
+	long req_size, hdr_size;
+	char *etag = NULL;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/sync/export?wait=0", p->port);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	h = curl_slist_append(h, auth);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_perform(c); /* learn the generation from the ETag */
+	{
+		struct curl_header *e;
+		if (curl_easy_header(c, "ETag", 0, CURLH_HEADER, -1, &e) == CURLHE_OK)
+			etag = strdup(e->value);
+	}
+	if (etag == NULL)
+		die("no ETag from the primary");
+	snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+	h = curl_slist_append(h, inm);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	cpu0 = cpu_seconds(p->pid);
+	for (int i = 0; i < polls; i++) {
+		long code = 0;
+		b.n = 0;
+		curl_easy_perform(c);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &req_size);
+		curl_easy_getinfo(c, CURLINFO_HEADER_SIZE, &hdr_size);
+		if (code != 304)
+			die("an unchanged poll did not answer 304");
+		total += (double)(req_size + hdr_size) + (double)b.n;
+	}
+	*cpu_ms = (cpu_seconds(p->pid) - cpu0) * 1000.0 / polls;
+	*bytes = total / polls;
+	free(etag);
+	free(b.p);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+int bench_daemon_main(const char *bin, const char *schema_path, const char *dir, int users,
+		      int changes, int tsv);
+int bench_daemon_main(const char *bin, const char *schema_path, const char *dir, int users,
+		      int changes, int tsv)
+{
+	struct node p = {.name = "primary"}, s = {.name = "secondary"};
+	char *schema = slurp(schema_path), path[600], boot[200], extra[400], probe_boot[200];
+	double *lat = calloc((size_t)changes, sizeof(double)), bytes, cpu_ms;
+	char *probe_token;
+	sqlite3 *pdb, *sdb;
+
+	if (schema == NULL || lat == NULL)
+		die("cannot read the fixture schema");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	for (struct node *n = &p; n != NULL; n = n == &p ? &s : NULL) {
+		snprintf(n->dir, sizeof(n->dir), "%s", dir);
+		snprintf(n->env, sizeof(n->env), "%s/%s.env", dir, n->name);
+		snprintf(n->log, sizeof(n->log), "%s/%s.log", dir, n->name);
+		snprintf(path, sizeof(path), "%s/%s.db", dir, n->name);
+		make_db(path, schema, n->name, n == &p ? users : 0);
+	}
+	write_env(&p, dir, "SYNC_ROLE=primary\n");
+	start(&p, bin);
+	snprintf(path, sizeof(path), "%s/secondary-state", dir);
+	enrol(p.port, "site-b", node_pubkey(bin, path), boot, sizeof(boot));
+	snprintf(path, sizeof(path), "%s/probe-state", dir);
+	probe_token = enrol(p.port, "bench-probe", node_pubkey(bin, path), probe_boot, sizeof(probe_boot));
+	snprintf(extra, sizeof(extra), "SYNC_ROLE=secondary\nSYNC_PRIMARY_URL=http://127.0.0.1:%d\n"
+				       "SYNC_PRIMARY_TOKEN=%s\nSYNC_INTERVAL=1h\nSYNC_LONG_POLL_TIMEOUT=30s\n",
+		 p.port, boot);
+	write_env(&s, dir, extra);
+	start(&s, bin);
+	snprintf(path, sizeof(path), "%s/primary.db", dir);
+	sqlite3_open(path, &pdb);
+	sqlite3_busy_timeout(pdb, 2500);
+	snprintf(path, sizeof(path), "%s/secondary.db", dir);
+	sqlite3_open_v2(path, &sdb, SQLITE_OPEN_READONLY, NULL);
+	sqlite3_busy_timeout(sdb, 2500);
+	for (double deadline = now_ms() + 60000; visible_count(sdb, "SELECT count(*) FROM users") != users;) {
+		if (now_ms() > deadline)
+			die("the initial sync did not finish within 60 s");
+		sleep_ms(10);
+	}
+	for (int i = 0; i < changes; i++) {
+		char upd[160], chk[200];
+		double t0;
+		snprintf(upd, sizeof(upd), "UPDATE users SET first_name='change-%d' WHERE id='u%d'", i, 1 + i % users);
+		snprintf(chk, sizeof(chk), "SELECT count(*) FROM users WHERE first_name='change-%d'", i);
+		t0 = now_ms();
+		exec_sql(pdb, upd);
+		while (visible_count(sdb, chk) != 1) {
+			if (now_ms() - t0 > 30000)
+				die("a change did not arrive within 30 s");
+			sleep_ms(1);
+		}
+		lat[i] = now_ms() - t0;
+	}
+	qsort(lat, (size_t)changes, sizeof(double), cmp_double);
+	measure_unchanged(&p, probe_token, 200, &bytes, &cpu_ms);
+	sleep_ms(1000); /* let both settle into their idle long poll before reading RSS */
+	if (tsv) {
+		printf("daemon_users\t%d\ndaemon_changes\t%d\nchange_visible_p50_ms\t%.1f\n"
+		       "change_visible_p99_ms\t%.1f\nchange_visible_max_ms\t%.1f\nunchanged_poll_bytes\t%.0f\n"
+		       "unchanged_poll_primary_cpu_ms\t%.3f\nidle_rss_primary_kib\t%ld\nidle_rss_secondary_kib\t%ld\n"
+		       "idle_anon_primary_kib\t%ld\nidle_anon_secondary_kib\t%ld\n",
+		       users, changes, lat[changes / 2], lat[(changes * 99) / 100], lat[changes - 1], bytes,
+		       cpu_ms, status_kib(p.pid, "VmRSS"), status_kib(s.pid, "VmRSS"),
+		       status_kib(p.pid, "RssAnon"), status_kib(s.pid, "RssAnon"));
+	} else {
+		printf("\nTwo daemons on loopback (%d users, %d changes, release build of %s)\n", users, changes, bin);
+		printf("  %-40s %10s   %s\n", "measure", "value", "target");
+		printf("  %-40s %8.1f ms   -\n", "change visible on secondary, p50", lat[changes / 2]);
+		printf("  %-40s %8.1f ms   <= 1000 ms\n", "change visible on secondary, p99", lat[(changes * 99) / 100]);
+		printf("  %-40s %8.1f ms   -\n", "change visible on secondary, max", lat[changes - 1]);
+		printf("  %-40s %8.0f B    <= 1024 B\n", "unchanged poll on the wire (req+resp)", bytes);
+		printf("  %-40s %8.3f ms   <= 2 ms\n", "unchanged poll, primary CPU", cpu_ms);
+		printf("  %-40s %8ld KiB  <= 8192 KiB\n", "idle RSS, primary", status_kib(p.pid, "VmRSS"));
+		printf("  %-40s %8ld KiB  <= 8192 KiB\n", "idle RSS, secondary", status_kib(s.pid, "VmRSS"));
+		printf("  %-40s %8ld KiB  (own memory, without shared library pages)\n", "  of which anonymous, primary", status_kib(p.pid, "RssAnon"));
+		printf("  %-40s %8ld KiB\n", "  of which anonymous, secondary", status_kib(s.pid, "RssAnon"));
+	}
+	stop(&s);
+	stop(&p);
+	sqlite3_close(pdb);
+	sqlite3_close(sdb);
+	free(lat);
+	free(schema);
+	curl_global_cleanup();
+	return 0;
+}
