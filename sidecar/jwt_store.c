@@ -153,6 +153,20 @@ int jwt_store_read(sqlite3 *db, const struct jwt_store_cfg *cfg, char **json, si
 
 /* True when the node's current key equals json (an unreadable key counts as
  * different, so it gets replaced). */
+/* Encrypts json with this node's KEK into *wrapped (OPENSSL_malloc'd). */
+static int wrap_for_node(sqlite3 *db, const struct jwt_store_cfg *cfg, const char *json,
+			 char **wrapped, char *err, size_t errlen)
+{
+	uint8_t kek[32];
+	int rc;
+
+	if (node_kek(db, cfg, kek, err, errlen) == -1)
+		return -1;
+	rc = jwk_wrap(kek, json, strlen(json), wrapped);
+	OPENSSL_cleanse(kek, sizeof(kek));
+	return rc == -1 ? errf(err, errlen, "cannot encrypt the JWT signing key") : 0;
+}
+
 static bool already_current(sqlite3 *db, const struct jwt_store_cfg *cfg, const char *json)
 {
 	char *cur, err[16];
@@ -169,7 +183,6 @@ static bool already_current(sqlite3 *db, const struct jwt_store_cfg *cfg, const 
 int jwt_store_write_kv(sqlite3 *db, const struct jwt_store_cfg *cfg, const char *json,
 		       bool dry_run, bool *changed, char *err, size_t errlen)
 {
-	uint8_t kek[32];
 	char *wrapped = NULL;
 	sqlite3_stmt *st;
 	int rc;
@@ -178,12 +191,8 @@ int jwt_store_write_kv(sqlite3 *db, const struct jwt_store_cfg *cfg, const char 
 	if (already_current(db, cfg, json))
 		return 0;
 	*changed = true;
-	if (node_kek(db, cfg, kek, err, errlen) == -1)
+	if (wrap_for_node(db, cfg, json, &wrapped, err, errlen) == -1)
 		return -1;
-	rc = jwk_wrap(kek, json, strlen(json), &wrapped);
-	OPENSSL_cleanse(kek, sizeof(kek));
-	if (rc == -1)
-		return errf(err, errlen, "cannot encrypt the JWT signing key");
 	if (dry_run) {
 		OPENSSL_clear_free(wrapped, strlen(wrapped));
 		return 0;
@@ -229,7 +238,6 @@ int jwt_store_write_file(sqlite3 *db, const struct jwt_store_cfg *cfg, const cha
 			 bool dry_run, bool *changed, char *err, size_t errlen)
 {
 	char path[4096], plain[4096];
-	uint8_t kek[32];
 	char *wrapped = NULL;
 	int rc = 0;
 
@@ -248,12 +256,8 @@ int jwt_store_write_file(sqlite3 *db, const struct jwt_store_cfg *cfg, const cha
 		OPENSSL_clear_free(line, strlen(line) + 1);
 		return rc == -1 ? errf(err, errlen, "%s: %s", plain, strerror(errno)) : 0;
 	}
-	if (node_kek(db, cfg, kek, err, errlen) == -1)
+	if (wrap_for_node(db, cfg, json, &wrapped, err, errlen) == -1)
 		return -1;
-	rc = jwk_wrap(kek, json, strlen(json), &wrapped);
-	OPENSSL_cleanse(kek, sizeof(kek));
-	if (rc == -1)
-		return errf(err, errlen, "cannot encrypt the JWT signing key");
 	rc = write_atomic(path, wrapped, strlen(wrapped));
 	OPENSSL_clear_free(wrapped, strlen(wrapped));
 	if (rc == -1)
