@@ -38,6 +38,7 @@ for arg in "$@"; do
 	esac
 done
 
+CALLER_PWD=$PWD
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 TIMEOUT=${DEMO_TIMEOUT:-30}
 STEP=0 STEP_NAME="start" DEMO="" PPID_="" SPID="" ok=0
@@ -65,9 +66,9 @@ wait_for() {
 
 # --- cleanup: stop what this script started, remove the scratch directory ------------------
 stop_pid() { # stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL; prints the exit status
-	local pid=$1 i
+	local pid=$1
 	kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -105,7 +106,7 @@ if [ "$BUILD" = 1 ]; then
 else
 	BIN=${PIS_BIN:-$SRC/build/pocket-id-sync}
 fi
-case $BIN in /*) ;; *) BIN=$SRC/$BIN ;; esac
+case $BIN in /*) ;; *) BIN=$CALLER_PWD/$BIN ;; esac
 [ -x "$BIN" ] || die "no executable pocket-id-sync at $BIN (build it, or set PIS_BIN)"
 for tool in curl sqlite3 python3 sha256sum; do
 	command -v "$tool" >/dev/null || die "$tool is missing (contrib/dev/install-deps.sh installs it)"
