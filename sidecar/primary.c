@@ -107,6 +107,7 @@ static void reply_payload(struct primary *p, struct evhttp_request *req, struct 
 	free(wire);
 	state_peer_seen(p->st, peer, (int64_t)time(NULL), snap->p.generation);
 	metrics_peer_export(p->m, peer, (double)time(NULL));
+	metrics_set_last_payload_bytes(p->m, len);
 	log_info("export.sent", "peer=%s generation=%" PRIu64 " bytes=%zu", peer, snap->p.generation, len);
 }
 
