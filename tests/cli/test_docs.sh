@@ -5,7 +5,8 @@
 # config_vars table in sidecar/config.c) is in both with its default; every
 # metric family and failure reason the daemon can emit (metrics_dump output
 # plus the families named in sidecar/metrics_render.c) is in README's metrics
-# reference; the man page renders without groff warnings and is installed by
+# reference; every HTTP route of sidecar/http_server.c is in both; the man
+# page renders without groff warnings and is installed by
 # CMake; README has exactly the two quick-start commands and the bench marker;
 # .ci/run runs contrib/dev/test.sh. Afterwards it breaks copies of the files
 # on purpose and requires the matching check to fail, so no check is vacuous.
@@ -39,6 +40,7 @@ metrics=$( { sed -n 's/^# TYPE \(pocket_id_sync_[a-z_]*\) .*/\1/p' <<<"$dumps"
 	     sed -n 's/.*\(family\|gauge_double\|gauge_u64\)(b, "\([a-z_]*\)".*/pocket_id_sync_\2/p' \
 		 "$SRC/sidecar/metrics_render.c"; } | sort -u)
 reasons=$(sed -n 's/^pocket_id_sync_failures_total{reason="\([a-z_]*\)"}.*/\1/p' <<<"$dumps" | sort -u)
+routes=$(sed -n 's/^[[:space:]]*{"\(\/[a-z/]*\)", EVHTTP.*/\1/p' "$SRC/sidecar/http_server.c")
 options=$(for c in $subcommands; do "$BIN" "$c" --help; done |
 	  grep -oE '^  (-[a-zA-Z], )?--[a-z][a-z-]*' | grep -oE -- '--[a-z][a-z-]*' | sort -u)
 
@@ -54,6 +56,7 @@ bad() { fail=$((fail + 1)); echo "FAIL $1${2:+: $2}"; }
 [ "$(wc -w <<<"$metrics")" -ge 15 ] && [ "$(wc -w <<<"$reasons")" -ge 8 ] && ok "metric families and reasons found" ||
 	bad "metric families and reasons found" "$metrics / $reasons"
 [ "$(wc -w <<<"$options")" -ge 8 ] && ok "subcommand options found" || bad "subcommand options found" "$options"
+[ "$(wc -w <<<"$routes")" -ge 5 ] && ok "HTTP routes found" || bad "HTTP routes found" "$routes"
 grep -qE 'install\(FILES .*contrib/man/pocket-id-sync\.8' "$SRC/CMakeLists.txt" &&
 	grep -q 'CMAKE_INSTALL_MANDIR}/man8' "$SRC/CMakeLists.txt" && ok "CMake installs the man page" ||
 	bad "CMake installs the man page"
@@ -97,6 +100,9 @@ check_docs() {
 		else [ "$cell" = "—" ] || miss+=" $x(no default: —)"; fi
 	done
 	report default-readme "$miss"
+
+	miss=; for x in $routes; do grep -qF -- "$x" "$readme" && grep -qF -- "$x" "$man" || miss+=" $x"; done
+	report route-docs "$miss"
 
 	miss=; for x in $metrics; do grep -qE "^\| \`$x\` \|" "$readme" || miss+=" $x"; done
 	report metric-readme "$miss"
@@ -171,6 +177,8 @@ sed 's/\\-\\-tsv/\\-\\-csv/g' "$MAN" >"$tmp/m4"
 broken option-man "the man page lacks --tsv" "$README" "$tmp/m4" "$CIRUN"
 { cat "$MAN"; echo '.XYZZY not a macro'; } >"$tmp/m5"
 broken man-render "the man page uses an undefined macro" "$README" "$tmp/m5" "$CIRUN"
+sed 's|/sync/admin/peers|/sync/admin/peer|g' "$README" >"$tmp/r10"
+broken route-docs "README lacks /sync/admin/peers" "$tmp/r10" "$MAN" "$CIRUN"
 printf '#!/bin/sh\nexec ctest\n# contrib/dev/test.sh\n' >"$tmp/ci"
 broken ci-run ".ci/run does not run contrib/dev/test.sh" "$README" "$MAN" "$tmp/ci"
 
