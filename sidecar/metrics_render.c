@@ -155,9 +155,10 @@ static void render_progress(struct mbuf *b, const struct metrics *m)
 		     "Unix time of the last successful sync (0 = never).", m->last_success);
 	gauge_double(b, "last_attempt_timestamp_seconds",
 		     "Unix time of the last sync attempt (0 = never).", m->last_attempt);
-	gauge_double(b, "last_duration_seconds", "How long the last sync attempt took.",
+	gauge_double(b, "last_duration_seconds",
+		     "How long the last successful sync took (a long-poll wait included).",
 		     m->last_duration);
-	gauge_u64(b, "last_payload_bytes", "Size of the last sealed payload produced or received.",
+	gauge_u64(b, "last_payload_bytes", "Size of the last sealed payload received.",
 		  m->last_payload_bytes);
 }
 

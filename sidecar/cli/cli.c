@@ -63,8 +63,8 @@ void cli_print_help(FILE *out, const char *cmd, const char *text)
 {
 	for (const struct subcommand *s = subcommands; s->name != NULL; s++) {
 		if (strcmp(s->name, cmd) == 0) {
-			fprintf(out, "Usage: pocket-id-sync %s %s\n\n%s.\n\n", s->name, s->args,
-				s->summary);
+			fprintf(out, "Usage: pocket-id-sync %s%s%s\n\n%s.\n\n", s->name,
+				s->args[0] != '\0' ? " " : "", s->args, s->summary);
 			break;
 		}
 	}

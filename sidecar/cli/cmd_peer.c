@@ -19,13 +19,13 @@ static const char peer_help[] =
 	"                   secondary's SYNC_PRIMARY_TOKEN once\n"
 	"  list [--tsv]     show the peers\n"
 	"  remove NAME      remove a peer and revoke its token at once\n\n"
-	"Options:\n"
+	"Options (before the operands):\n"
 	"  --env-file FILE  read variables from FILE (repeatable; the environment wins)\n"
 	"  -h, --help       show this help (also after an action)\n\n"
 	"Uses SYNC_STATE_DIR. Safe while `pocket-id-sync run` is running.\n";
 
 static const char add_help[] =
-	"Usage: pocket-id-sync peer add NAME PUBKEY [--env-file FILE]...\n\n"
+	"Usage: pocket-id-sync peer add [--env-file FILE]... NAME PUBKEY\n\n"
 	"Enrol a secondary and print its bootstrap token.\n\n"
 	"Prints exactly one line, pisync1.<this primary's key>.<token>, to standard output.\n"
 	"It is shown only once: put it into the secondary's SYNC_PRIMARY_TOKEN (or the file\n"
@@ -39,7 +39,7 @@ static const char list_help[] =
 	"         (times RFC 3339 UTC or \"never\"; generation a number or \"-\")\n";
 
 static const char remove_help[] =
-	"Usage: pocket-id-sync peer remove NAME [--env-file FILE]...\n\n"
+	"Usage: pocket-id-sync peer remove [--env-file FILE]... NAME\n\n"
 	"Remove a peer; its token stops working at once.\n\n"
 	"Prints \"removed NAME\", or exits 1 with \"no such peer NAME\".\n";
 
