@@ -151,8 +151,6 @@ int jwt_store_read(sqlite3 *db, const struct jwt_store_cfg *cfg, char **json, si
 	return rc;
 }
 
-/* True when the node's current key equals json (an unreadable key counts as
- * different, so it gets replaced). */
 /* Encrypts json with this node's KEK into *wrapped (OPENSSL_malloc'd). */
 static int wrap_for_node(sqlite3 *db, const struct jwt_store_cfg *cfg, const char *json,
 			 char **wrapped, char *err, size_t errlen)
@@ -167,15 +165,22 @@ static int wrap_for_node(sqlite3 *db, const struct jwt_store_cfg *cfg, const cha
 	return rc == -1 ? errf(err, errlen, "cannot encrypt the JWT signing key") : 0;
 }
 
-static bool already_current(sqlite3 *db, const struct jwt_store_cfg *cfg, const char *json)
+/* 1 when the node's current key equals json, 0 when it differs or there is
+ * none, -1 when a key is there but does not decrypt: ENCRYPTION_KEY is then
+ * not the one Pocket ID uses on this node, and a key wrapped with it would be
+ * one Pocket ID cannot read, so nothing is replaced. */
+static int compare_current(sqlite3 *db, const struct jwt_store_cfg *cfg, const char *json,
+			   char *err, size_t errlen)
 {
-	char *cur, err[16];
+	char *cur;
 	size_t len;
-	bool same;
+	int same;
 
-	if (jwt_store_read(db, cfg, &cur, &len, err, sizeof(err)) == -1 || cur == NULL)
-		return false;
-	same = jwk_same(cur, json);
+	if (jwt_store_read(db, cfg, &cur, &len, err, errlen) == -1)
+		return -1;
+	if (cur == NULL)
+		return 0;
+	same = jwk_same(cur, json) ? 1 : 0;
 	OPENSSL_clear_free(cur, len + 1);
 	return same;
 }
@@ -188,8 +193,9 @@ int jwt_store_write_kv(sqlite3 *db, const struct jwt_store_cfg *cfg, const char 
 	int rc;
 
 	*changed = false;
-	if (already_current(db, cfg, json))
-		return 0;
+	rc = compare_current(db, cfg, json, err, errlen);
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;
 	*changed = true;
 	if (wrap_for_node(db, cfg, json, &wrapped, err, errlen) == -1)
 		return -1;
@@ -241,8 +247,12 @@ int jwt_store_write_file(sqlite3 *db, const struct jwt_store_cfg *cfg, const cha
 	char *wrapped = NULL;
 	int rc = 0;
 
-	*changed = !already_current(db, cfg, json);
-	if (!*changed || dry_run)
+	*changed = false;
+	rc = compare_current(db, cfg, json, err, errlen);
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;
+	*changed = true;
+	if (dry_run)
 		return 0;
 	if (key_file_path(cfg, JWT_FILE_ENC, path, sizeof(path)) == -1 ||
 	    key_file_path(cfg, JWT_FILE_PLAIN, plain, sizeof(plain)) == -1)

@@ -145,6 +145,36 @@ static void test_initial_sync_and_idempotence(void **state)
 	}
 }
 
+/* A secondary whose ENCRYPTION_KEY is not the one its Pocket ID uses cannot
+ * read its own JWT key: replacing it would leave Pocket ID a key it cannot
+ * decrypt, so the apply is refused and nothing is written. */
+static void test_wrong_encryption_key_refused(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		struct pair x = pair_new(*v, false);
+		struct apply_opts o = {.max_delete_percent = 100};
+		struct apply_result r;
+		struct payload p;
+		char err[256] = "", *before = fx_dump_durable(x.s), *after, *jwk;
+
+		make_payload(x.p, KEY_P, &p);
+		o.keys = (struct jwt_store_cfg){(const uint8_t *)"not-the-key-pocket-id-uses", 26, NULL, NULL};
+		assert_int_equal(apply_payload(x.sdb, &p, &o, &r, err, sizeof(err)), APPLY_ERR_KEY);
+		assert_non_null(strstr(err, "ENCRYPTION_KEY"));
+		after = fx_dump_durable(x.s);
+		assert_string_equal(before, after);
+		jwk = fx_jwk(x.s, KEY_S);
+		assert_non_null(jwk);
+		assert_true(jwk_same(jwk, FX_JWK_B));
+		payload_free(&p);
+		free(before);
+		free(after);
+		free(jwk);
+		pair_free(&x);
+	}
+}
+
 static void test_rename_and_swaps(void **state)
 {
 	(void)state;
@@ -364,6 +394,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initial_sync_and_idempotence),
+		cmocka_unit_test(test_wrong_encryption_key_refused),
 		cmocka_unit_test(test_rename_and_swaps),
 		cmocka_unit_test(test_delete_user_cascades_only_theirs),
 		cmocka_unit_test(test_passkeys_groups_clients),
