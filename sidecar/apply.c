@@ -525,7 +525,7 @@ static size_t plan_changes(const struct plan *pl)
 static void fill_result(const struct plan *pl, struct apply_result *r)
 {
 	r->ntables = 0;
-	r->restart_needed = r->jwt_changed;
+	r->restart_needed = false;
 	for (size_t i = 0; i < pl->ntables && r->ntables < APPLY_MAX_TABLES; i++) {
 		const struct table_plan *tp = &pl->t[i];
 		struct apply_counts *c = &r->tables[r->ntables++];
@@ -576,6 +576,7 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 			st = db_failure(db, sqlite3_errcode(db), retry, err, errlen);
 		goto out;
 	}
+	fill_result(&pl, r); /* also on a valve refusal: a dry run shows the counts */
 	st = APPLY_ERR_VALVE;
 	if (check_valve(&pl, o, err, errlen) == -1)
 		goto out;
@@ -588,7 +589,7 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 	    jwt_store_write_file(db, &o->keys, p->jwk_json, true, &r->jwt_changed, err, errlen) == -1)
 		goto out;
 	r->jwt_changed = r->jwt_changed || kv_changed;
-	fill_result(&pl, r);
+	r->restart_needed = r->restart_needed || r->jwt_changed;
 	st = APPLY_OK;
 	if (o->dry_run || (plan_changes(&pl) == 0 && !kv_changed))
 		goto out; /* nothing to write: the read transaction just ends */

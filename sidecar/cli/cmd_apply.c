@@ -8,10 +8,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char help_text[] =
 	"Options:\n"
-	"  --dry-run        verify and print the counts, change nothing\n"
+	"  --dry-run        verify and print the counts, change nothing (exit 1 when\n"
+	"                   the valve would refuse the payload, after the counts)\n"
 	"  --force          apply even if it deletes more than SYNC_MAX_DELETE_PERCENT\n"
 	"                   of the users or passkeys (and re-apply an already applied\n"
 	"                   generation)\n"
@@ -87,6 +89,9 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	struct ingest_opts io = {.dry_run = o.dry_run, .force = o.force, .reapply = o.force};
 	if (ingest_wire(&cfg, &me, st, db, wire, wire_len, &io, &r, err, sizeof(err)) == -1) {
+		/* A dry run the valve would refuse still shows what it would do. */
+		if (o.dry_run && strcmp(r.reason, "valve") == 0)
+			print_result(&r, true);
 		fprintf(stderr, "pocket-id-sync: %s\n", err);
 		goto out;
 	}
