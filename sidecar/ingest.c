@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define RESTART_PENDING_KEY "restart_pending"
+
 static int lock_applies(const char *state_dir, char *err, size_t errlen)
 {
 	char path[4096];
@@ -61,13 +63,35 @@ static void record(struct state *st, const uint8_t pinned[32], const struct payl
 		log_error("state.write_failed", "what=applied_generation");
 }
 
-static void maybe_restart(const struct config *cfg, struct ingest_result *r)
+/* Runs SYNC_RESTART_COMMAND when the apply changed something Pocket ID
+ * caches, or when an earlier run failed: a failure is remembered in state.db
+ * (status restart_pending) so that a later poll, or the next start, tries
+ * again instead of leaving Pocket ID on the old key. */
+static int run_restart(const struct config *cfg, struct state *st, const char *why)
+{
+	int rc = restart_pocket_id(cfg->restart_command, cfg->restart_timeout_ms, why);
+	state_status_set_i64(st, RESTART_PENDING_KEY, rc == -1 ? 1 : 0);
+	return rc;
+}
+
+static bool restart_pending(struct state *st)
+{
+	int64_t v = 0;
+	return state_status_get_i64(st, RESTART_PENDING_KEY, &v) == 0 && v == 1;
+}
+
+static void maybe_restart(const struct config *cfg, struct state *st, struct ingest_result *r)
 {
 	r->restart = 2;
-	if (!r->apply.restart_needed)
-		return;
-	r->restart = restart_pocket_id(cfg->restart_command, cfg->restart_timeout_ms,
-				       r->apply.jwt_changed ? "jwt_key" : "app_config");
+	if (r->apply.restart_needed)
+		r->restart = run_restart(cfg, st, r->apply.jwt_changed ? "jwt_key" : "app_config");
+	else if (restart_pending(st))
+		r->restart = run_restart(cfg, st, "retry");
+}
+
+int ingest_retry_restart(const struct config *cfg, struct state *st)
+{
+	return restart_pending(st) ? run_restart(cfg, st, "retry") : 2;
 }
 
 int ingest_wire(const struct config *cfg, const struct node_key *me, struct state *st,
@@ -87,6 +111,7 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 
 	memset(r, 0, sizeof(*r));
 	r->reason = "internal";
+	r->restart = 2; /* no command ran */
 	if (!cfg->has_primary_pubkey) {
 		snprintf(err, errlen, "no pinned primary key (SYNC_PRIMARY_TOKEN or SYNC_PRIMARY_PUBKEY)");
 		return -1;
@@ -104,6 +129,8 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 	if (check_generation(st, cfg->primary_pubkey, &p, r, err, errlen) == -1)
 		goto out;
 	if (r->same_generation && !io->reapply) {
+		if (!io->dry_run)
+			r->restart = ingest_retry_restart(cfg, st);
 		r->ok = true;
 		rc = 0;
 		goto out;
@@ -115,7 +142,7 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 	}
 	if (!io->dry_run) {
 		record(st, cfg->primary_pubkey, &p);
-		maybe_restart(cfg, r);
+		maybe_restart(cfg, st, r);
 	}
 	r->ok = true;
 	rc = 0;

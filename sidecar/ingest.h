@@ -37,4 +37,8 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 		sqlite3 *db, const uint8_t *wire, size_t wire_len, const struct ingest_opts *io,
 		struct ingest_result *r, char *err, size_t errlen);
 
+/* Runs SYNC_RESTART_COMMAND again if its last run failed (see ingest.c).
+ * Returns what restart_pocket_id returned, or 2 when nothing was pending. */
+int ingest_retry_restart(const struct config *cfg, struct state *st);
+
 #endif

@@ -296,6 +296,13 @@ static int poll_once(struct poller *p, bool full)
 		record_failure(p, "auth", "the primary refused the token (revoked, or SYNC_PRIMARY_TOKEN is wrong)");
 	} else if (f.status == 304) {
 		rc = 0;
+		/* A restart that failed after an earlier apply is retried once
+		 * per interval poll, not on every long-poll round. */
+		if (full) {
+			int rr = ingest_retry_restart(p->cfg, p->st);
+			if (rr == 0 || rr == -1)
+				metrics_restart(p->m, rr == 0);
+		}
 	} else if (f.status == 200) {
 		rc = handle_payload(p, &f);
 	} else {

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SYNC_RESTART_COMMAND after an apply that replaced the JWT key: it runs once;
+# when it fails, the failure is remembered in state.db and the next apply (even
+# of a generation already applied) runs it again until it succeeds; after that
+# nothing runs. Offline path (export -> apply) on v2.14 fixture databases.
+# Skips (77) without python3-cryptography.
+set -u
+BIN=${PIS_BIN:?PIS_BIN must point at the pocket-id-sync binary}
+SRC=${PIS_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+PY=/usr/bin/python3
+if ! "$PY" -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; then
+	echo "skip: $PY lacks the cryptography module (Debian: python3-cryptography)"
+	exit 77
+fi
+FIX=("$PY" "$SRC/tests/tools/pocketid_fixture.py")
+for v in $(env | sed -n 's/^\(SYNC_[A-Z_]*\|ENCRYPTION_KEY[A-Z_]*\|DB_CONNECTION_STRING\|KEYS_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+ok() { pass=$((pass+1)); echo "ok   $1"; }
+bad() { fail=$((fail+1)); echo "FAIL $1"; [ -n "${out:-}" ] && sed 's/^/     /' <<<"$out"; }
+check() { # check NAME EXPECTED_STATUS COMMAND... ; output in $out
+	local name=$1 want=$2; shift 2
+	out=$("$@" 2>&1); local got=$?
+	if [ "$got" = "$want" ]; then ok "$name"; else bad "$name: status $got, want $want"; fi
+}
+contains() { if grep -qF -- "$2" <<<"$out"; then ok "$1"; else bad "$1: output lacks '$2'"; fi; }
+runs() { [ -f "$tmp/runs" ] && wc -l <"$tmp/runs" || echo 0; }
+same() { if [ "$2" = "$3" ]; then ok "$1"; else out="got '$2', want '$3'"; bad "$1"; fi; }
+
+node() { # node NAME SEED ROLE
+	local d=$tmp/$1
+	mkdir -p "$d"
+	head -c 18 /dev/urandom | base64 | tr -d '\n' >"$d/encryption.key"
+	chmod 600 "$d/encryption.key"
+	"${FIX[@]}" create --db "$d/pocket-id.db" --version v2.14 \
+		--instance-id "$(cat /proc/sys/kernel/random/uuid)" \
+		--encryption-key-file "$d/encryption.key" --generate-jwk --seed "$2" --users 3 >/dev/null
+	printf 'DB_CONNECTION_STRING=%s\nENCRYPTION_KEY_FILE=%s\nSYNC_ROLE=%s\nSYNC_STATE_DIR=%s\n' \
+		"$d/pocket-id.db" "$d/encryption.key" "$3" "$d/state" >"$d/sync.env"
+}
+node primary demo primary
+node secondary none secondary
+echo "SYNC_PRIMARY_PUBKEY=$("$BIN" pubkey --env-file "$tmp/primary/sync.env")" >>"$tmp/secondary/sync.env"
+SENV=$tmp/secondary/sync.env
+check "export" 0 "$BIN" export --env-file "$tmp/primary/sync.env" \
+	--to "$("$BIN" pubkey --env-file "$SENV")" -o "$tmp/p.sealed"
+
+# Each run of the command appends a line to $tmp/runs, then exits with the
+# status in $tmp/status.
+echo 1 >"$tmp/status"
+export SYNC_RESTART_COMMAND="echo run >>'$tmp/runs'; exit \$(cat '$tmp/status')"
+check "apply with a failing restart command still applies" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
+contains "the key was replaced" "jwt signing key: replaced"
+contains "the failure is logged" "event=restart.failed"
+same "the command ran once" "$(runs)" 1
+
+check "the same payload again" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
+contains "nothing to apply" "is already applied"
+contains "the failed restart is retried" "why=retry"
+same "the command ran again" "$(runs)" 2
+
+echo 0 >"$tmp/status"
+check "again, the command now succeeds" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
+contains "the retry succeeds" "event=restart.done why=retry"
+same "the command ran a third time" "$(runs)" 3
+
+check "once it succeeded" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
+same "nothing runs any more" "$(runs)" 3
+check "a dry run never restarts" 0 "$BIN" apply --dry-run --env-file "$SENV" "$tmp/p.sealed"
+same "still three runs" "$(runs)" 3
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
