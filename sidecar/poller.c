@@ -287,6 +287,8 @@ static int poll_once(struct poller *p, bool full)
 		free(f.body);
 		return 0;
 	}
+	if (cc == CURLE_OK && f.status != 0) /* it answered, whatever it said */
+		metrics_set_primary_reachable(p->m, true);
 	if (cc != CURLE_OK || f.status == 0) {
 		snprintf(msg, sizeof(msg), "%s", f.too_large ? "payload larger than SYNC_MAX_PAYLOAD_SIZE"
 							     : curl_easy_strerror(cc));
