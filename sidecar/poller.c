@@ -349,7 +349,10 @@ int poller_health(void *ctx, char *reason, size_t n)
 {
 	struct poller *p = ctx;
 	int64_t last = atomic_load(&p->last_success);
-	int64_t limit = (int64_t)(p->cfg->interval_ms / 1000) * p->cfg->health_stale_intervals;
+	/* A held long poll succeeds only when it returns: allow for one on top,
+	 * or an interval shorter than SYNC_LONG_POLL_TIMEOUT flaps to 503. */
+	int64_t limit = (int64_t)((p->cfg->interval_ms * (uint64_t)p->cfg->health_stale_intervals +
+				   p->cfg->long_poll_ms) / 1000);
 
 	if (last == 0) {
 		snprintf(reason, n, "no successful sync with the primary yet");
