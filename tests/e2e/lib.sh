@@ -19,7 +19,7 @@ done
 
 pass=0 fail=0
 tmp=$(mktemp -d)
-declare -A PID=() PORT=() MPORT=() LOG=() STARTS=()
+declare -A PID=() HOST=() PORT=() MPORT=() LOG=() STARTS=()
 STOP_RC=
 
 e2e_cleanup() {
@@ -111,7 +111,7 @@ node() {
 }
 db() { echo "$tmp/$1/pocket-id.db"; }
 envf() { echo "$tmp/$1/sync.env"; }
-url() { echo "http://127.0.0.1:${PORT[$1]}$2"; }
+url() { echo "http://${HOST[$1]:-127.0.0.1}:${PORT[$1]}$2"; }
 
 # start NAME [VAR=VALUE...]: runs the daemon with NAME's env file (the variables given here win,
 # as the environment does) and waits for its daemon.started line; sets PORT, MPORT, LOG.
@@ -133,7 +133,8 @@ start() {
 		bad "$name: daemon did not start" "$(cat "${LOG[$name]}")"
 		return 1
 	fi
-	PORT[$name]=$(sed -n 's/.* listen=127.0.0.1:\([0-9]*\).*/\1/p' <<<"$line")
+	HOST[$name]=$(sed -n 's/.* listen=\([^ ]*\):[0-9]* .*/\1/p' <<<"$line")
+	PORT[$name]=$(sed -n 's/.* listen=[^ ]*:\([0-9]*\) .*/\1/p' <<<"$line")
 	MPORT[$name]=$(sed -n 's/.* metrics=127.0.0.1:\([0-9]*\).*/\1/p' <<<"$line")
 }
 
