@@ -138,8 +138,8 @@ start() {
 	MPORT[$name]=$(sed -n 's/.* metrics=127.0.0.1:\([0-9]*\).*/\1/p' <<<"$line")
 }
 
-# stop NAME [SIGNAL]: sends SIGNAL (TERM) and waits up to 60 s; the exit status lands in STOP_RC
-# (KILL after the deadline gives 137 and a failure).
+# stop NAME [SIGNAL]: sends SIGNAL (TERM; 0 = none, it was sent already) and waits up to 60 s;
+# the exit status lands in STOP_RC (KILL after the deadline gives 137 and a failure).
 stop() {
 	local name=$1 sig=${2:-TERM} pid=${PID[$1]:-}
 	STOP_RC=
