@@ -20,7 +20,7 @@ done
 pass=0 fail=0
 tmp=$(mktemp -d)
 declare -A PID=() HOST=() PORT=() MPORT=() LOG=() STARTS=()
-STOP_RC=
+STOP_RC= STOP_MS=
 
 e2e_cleanup() {
 	local n p
@@ -139,17 +139,20 @@ start() {
 }
 
 # stop NAME [SIGNAL]: sends SIGNAL (TERM; 0 = none, it was sent already) and waits up to 60 s;
-# the exit status lands in STOP_RC (KILL after the deadline gives 137 and a failure).
+# the exit status lands in STOP_RC (KILL after the deadline gives 137 and a failure), the time
+# it took in STOP_MS.
 stop() {
-	local name=$1 sig=${2:-TERM} pid=${PID[$1]:-}
-	STOP_RC=
+	local name=$1 sig=${2:-TERM} pid=${PID[$1]:-} t0
+	STOP_RC= STOP_MS=
 	[ -n "$pid" ] || return 0
+	t0=$(now_ms)
 	kill -"$sig" "$pid" 2>/dev/null
 	if ! wait_for 60 eval "! kill -0 $pid 2>/dev/null"; then
 		bad "$name: still running 60 s after SIG$sig"
 		kill -KILL "$pid" 2>/dev/null
 	fi
 	wait "$pid"; STOP_RC=$?
+	STOP_MS=$(( $(now_ms) - t0 ))
 	unset "PID[$name]"
 }
 running() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }

@@ -41,6 +41,14 @@ holds "rv: status --tsv shows the auth error" \
 	grep -q $'^last_error\tauth: ' <<<"$("$BIN" status --tsv --env-file "$(envf rv)" 2>&1)"
 stop rv
 same "rv: SIGTERM exits 0 while refused" "$STOP_RC" 0
+same "re-enrol rv: POST again, 201" "$(code "$(url p /sync/admin/peers)" -X POST \
+	--data "{\"name\":\"rv\",\"pubkey\":\"$("$BIN" pubkey --env-file "$(envf rv)")\"}")" 201
+lastbody | json_field token >"$tmp/rv/primary.token"
+start rv || finish
+if wait_for 60 same_content rv p; then ok "rv: with the new token it catches up (caroline arrives)"
+else bad "rv: no sync after re-enrolment" "$(tail -5 "${LOG[rv]}")"; fi
+same "rv: the old bearer stays refused" "$(code "$(url p /sync/export?wait=0)" -H "Authorization: Bearer $rv_bearer")" 401
+stop rv
 
 echo "# a wrong token"
 ppub=$("$BIN" pubkey --env-file "$(envf p)")

@@ -97,10 +97,11 @@ holds "status --tsv (secondary): role" grep -qx $'role\tsecondary' <<<"$out"
 holds "status --tsv (secondary): applied_generation" grep -qx $'applied_generation\t'"$gen1" <<<"$out"
 holds "status --tsv (secondary): no last error" grep -qx $'last_error\t-' <<<"$out"
 
-echo "# SIGTERM stops every daemon with 0"
+echo "# SIGTERM stops every daemon with 0, secondaries although a 30 s long poll is held"
 for n in s1 s2 p; do
 	stop $n
 	same "$n exits 0" "$STOP_RC" 0
+	holds "$n stopped within 10 s (${STOP_MS} ms)" test "$STOP_MS" -lt 10000
 	holds "$n logged daemon.stopped" grep -q 'event=daemon.stopped' "${LOG[$n]}"
 done
 finish
