@@ -287,13 +287,18 @@ static int poll_once(struct poller *p, bool full)
 		free(f.body);
 		return 0;
 	}
-	if (cc == CURLE_OK && f.status != 0) /* it answered, whatever it said */
-		metrics_set_primary_reachable(p->m, true);
-	if (cc != CURLE_OK || f.status == 0) {
-		snprintf(msg, sizeof(msg), "%s", f.too_large ? "payload larger than SYNC_MAX_PAYLOAD_SIZE"
-							     : curl_easy_strerror(cc));
-		metrics_set_primary_reachable(p->m, false);
-		record_failure(p, f.too_large ? "invalid" : "network", msg);
+	/* curl refuses a Content-Length above CURLOPT_MAXFILESIZE before any
+	 * body arrives; on_body catches a body without one. */
+	if (cc == CURLE_FILESIZE_EXCEEDED)
+		f.too_large = true;
+	/* It answered, whatever it said (a status line, or a body too large). */
+	metrics_set_primary_reachable(p->m, f.status != 0 || f.too_large);
+	if (f.too_large) {
+		snprintf(msg, sizeof(msg), "payload larger than SYNC_MAX_PAYLOAD_SIZE (%" PRIu64 " bytes)",
+			 p->cfg->max_payload_bytes);
+		record_failure(p, "invalid", msg);
+	} else if (cc != CURLE_OK || f.status == 0) {
+		record_failure(p, "network", curl_easy_strerror(cc));
 	} else if (f.status == 401 || f.status == 403) {
 		record_failure(p, "auth", "the primary refused the token (revoked, or SYNC_PRIMARY_TOKEN is wrong)");
 	} else if (f.status == 304) {
