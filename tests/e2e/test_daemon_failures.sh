@@ -64,6 +64,19 @@ same "wrong token: primary_reachable is 1 (it answered)" "$(metric wt primary_re
 stop wt
 same "wrong token: exits 0" "$STOP_RC" 0
 
+echo "# a payload larger than the secondary's SYNC_MAX_PAYLOAD_SIZE"
+node sm secondary none 1 "SYNC_PRIMARY_URL=$P_URL" SYNC_INTERVAL=1s SYNC_LONG_POLL_TIMEOUT=1s \
+	SYNC_MAX_PAYLOAD_SIZE=4KiB || finish
+enrol sm p || finish
+if wait_for 30 metric_above sm 'failures_total{reason="invalid"}' 0; then ok "too large: counted as invalid"
+else bad "too large: not counted as invalid" "$(scrape sm | grep failures_total)"; fi
+holds "too large: the log names SYNC_MAX_PAYLOAD_SIZE" grep -q 'event=sync.failed reason=invalid .*SYNC_MAX_PAYLOAD_SIZE' "${LOG[sm]}"
+same "too large: no network failure counted (the primary answered)" "$(metric sm 'failures_total{reason="network"}')" 0
+same "too large: primary_reachable 1" "$(metric sm primary_reachable)" 1
+same "too large: nothing applied" "$(users sm)" 0
+stop sm
+same "too large: exits 0" "$STOP_RC" 0
+
 echo "# the primary stops and comes back"
 node st secondary none 1 "SYNC_PRIMARY_URL=$P_URL" SYNC_INTERVAL=1s SYNC_HEALTH_STALE_INTERVALS=1 \
 	SYNC_LONG_POLL_TIMEOUT=5s || finish
