@@ -20,7 +20,7 @@ done
 pass=0 fail=0
 tmp=$(mktemp -d)
 declare -A PID=() HOST=() PORT=() MPORT=() LOG=() STARTS=()
-STOP_RC= STOP_MS=
+STOP_RC='' STOP_MS=''
 
 e2e_cleanup() {
 	local n p
@@ -143,7 +143,7 @@ start() {
 # it took in STOP_MS.
 stop() {
 	local name=$1 sig=${2:-TERM} pid=${PID[$1]:-} t0
-	STOP_RC= STOP_MS=
+	STOP_RC='' STOP_MS=''
 	[ -n "$pid" ] || return 0
 	t0=$(now_ms)
 	kill -"$sig" "$pid" 2>/dev/null

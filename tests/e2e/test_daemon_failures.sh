@@ -4,6 +4,7 @@
 # the primary stopped (secondary /healthz turns 503 via SYNC_HEALTH_STALE_INTERVALS) and
 # restarted (recovery), and SIGTERM while a big initial payload is being applied (the database
 # stays consistent: all old or all new). The happy path lives in test_daemon_sync.sh.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 node p primary demo 8 || finish

@@ -4,6 +4,7 @@
 # the admin API's access rule (loopback only without SYNC_ADMIN_TOKEN; with it, the token and
 # nothing else), bearer checks on /sync/export, and which listener serves what. Sync behaviour
 # lives in test_daemon_sync.sh and test_daemon_failures.sh.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 node p primary demo 3 || finish

@@ -7,6 +7,7 @@ if ! command -v promtool >/dev/null 2>&1; then
 	echo "promtool not found (Debian package prometheus, see contrib/dev/install-deps.sh); skipping"
 	exit 77
 fi
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 lint() { # lint NAME: promtool on NAME's scrape; silent and 0 when clean

@@ -4,6 +4,7 @@
 # the initial sync, a change pushed through the long poll to both secondaries at once, an
 # audit-log write on the primary that must not make a new generation, /healthz on both roles and
 # `pocket-id-sync status` (human and --tsv). Failure paths live in test_daemon_failures.sh.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # The interval is an hour: anything that arrives within the test came through the long poll.
