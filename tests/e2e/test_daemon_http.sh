@@ -73,7 +73,7 @@ same "secondary: POST /sync/admin/peers 404" "$(code "$S/sync/admin/peers" -X PO
 same "secondary: /sync/export 404" "$(code "$S/sync/export")" 404
 stop s
 
-echo "# admin API from a non-loopback address (no SYNC_ADMIN_TOKEN)"
+echo "# admin API from a non-loopback address: refused without SYNC_ADMIN_TOKEN, token-only with it"
 addr=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub("/.*", "", $4); print $4; exit }')
 if [ -n "$addr" ]; then
 	node pn primary demo 1 || finish
@@ -84,6 +84,13 @@ if [ -n "$addr" ]; then
 	holds "... says how to allow it" grep -q "SYNC_ADMIN_TOKEN" "$tmp/body"
 	same "non-loopback client: /healthz still 200" "$(code "$(url pn /healthz)")" 200
 	same "nothing was enrolled" "$("$BIN" status --tsv --env-file "$(envf pn)" | sed -n 's/^peers\t//p')" 0
+	stop pn
+	(umask 077; echo pn-admin-token-0123456789 >"$tmp/pn-admin.token")
+	start pn "SYNC_LISTEN=$addr:0" "SYNC_ADMIN_TOKEN_FILE=$tmp/pn-admin.token" || finish
+	same "non-loopback client, wrong admin token: 401" \
+		"$(code "$(url pn /sync/admin/peers)" -H 'Authorization: Bearer pn-admin-token-0123456788')" 401
+	same "non-loopback client, the admin token: 200" \
+		"$(code "$(url pn /sync/admin/peers)" -H 'Authorization: Bearer pn-admin-token-0123456789')" 200
 	stop pn
 else
 	echo "skip non-loopback admin checks: this host has no global IPv4 address"
