@@ -142,20 +142,21 @@ static void send_fresh(struct primary *p, struct evhttp_request *req, const char
 }
 
 /* Whether a waiter's peer is still enrolled: it may have been revoked
- * (admin API or `peer remove`) while its poll was held. */
-static bool waiter_enrolled(struct primary *p, const struct waiter *w)
+ * (admin API or `peer remove`) while its poll was held. Returns 1 yes,
+ * 0 revoked, -1 when state.db cannot tell. */
+static int waiter_enrolled(struct primary *p, const struct waiter *w)
 {
 	struct peer_info *peers;
 	bool found = false;
 	size_t n;
 
 	if (state_peer_list(p->st, &peers, &n) == -1)
-		return false;
+		return -1;
 	for (size_t i = 0; i < n && !found; i++)
 		found = strcmp(peers[i].name, w->peer) == 0 &&
 			CRYPTO_memcmp(peers[i].pubkey, w->peer_pub, 32) == 0;
 	free(peers);
-	return found;
+	return found ? 1 : 0;
 }
 
 static void reply_revoked(struct primary *p, struct evhttp_request *req, const char *peer)
@@ -179,8 +180,11 @@ static void serve_waiters(struct primary *p, bool changed_only)
 	for (size_t i = 0; i < p->nwaiters; i++) {
 		struct waiter *w = &p->waiters[i];
 		bool due = w->after != p->generation || (!changed_only && now >= w->deadline_ms);
-		if (due && !waiter_enrolled(p, w)) {
+		int enrolled = due ? waiter_enrolled(p, w) : 1;
+		if (enrolled == 0) {
 			reply_revoked(p, w->req, w->peer);
+		} else if (enrolled == -1) {
+			http_reply_text(w->req, 503, "cannot read state.db; see the primary's log\n");
 		} else if (w->after != p->generation) {
 			if (!have && produce_snapshot(p->db, p->cfg, p->st, &snap, err, sizeof(err)) == 0) {
 				have = true;
