@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end, what goes wrong with real daemons: a revoked secondary (401, the auth failure
 # counter rises, its data stays, and a long poll it held gets no later payload), a wrong token,
-# the primary stopped (secondary /healthz turns 503 via SYNC_HEALTH_STALE_INTERVALS) and
+# a payload over SYNC_MAX_PAYLOAD_SIZE, Pocket ID holding the secondary's write lock (busy, then
+# applied), the primary stopped (secondary /healthz turns 503 via SYNC_HEALTH_STALE_INTERVALS) and
 # restarted (recovery), and SIGTERM while a big initial payload is being applied (the database
 # stays consistent: all old or all new). The happy path lives in test_daemon_sync.sh.
 # shellcheck source=tests/e2e/lib.sh
@@ -77,6 +78,32 @@ same "too large: primary_reachable 1" "$(metric sm primary_reachable)" 1
 same "too large: nothing applied" "$(users sm)" 0
 stop sm
 same "too large: exits 0" "$STOP_RC" 0
+
+echo "# Pocket ID holds the secondary's write lock while a change arrives"
+node bz secondary none 1 "SYNC_PRIMARY_URL=$P_URL" SYNC_INTERVAL=1s SYNC_LONG_POLL_TIMEOUT=1s \
+	SYNC_BUSY_TIMEOUT=50ms || finish
+enrol bz p || finish
+if wait_for 60 same_content bz p; then ok "bz: initial sync"; else bad "bz: initial sync"; fi
+mkfifo "$tmp/bz.fifo"
+q "$(db bz)" <"$tmp/bz.fifo" >/dev/null 2>&1 &
+locker=$!
+exec {lk}>"$tmp/bz.fifo"
+echo "BEGIN IMMEDIATE; INSERT INTO audit_logs(id, created_at, event, ip_address, user_agent, data, user_id, country, city)
+	VALUES ('$(cat /proc/sys/kernel/random/uuid)', strftime('%s'), 'SIGN_IN', '192.0.2.9', 'held by e2e', X'7B7D', NULL, '', '');" >&$lk
+locked() { ! sqlite3 -batch "$(db bz)" 'BEGIN IMMEDIATE; ROLLBACK' >/dev/null 2>&1; }
+if wait_for 10 locked; then ok "bz: the write lock is held"; else bad "bz: could not take the write lock"; fi
+"${FIX[@]}" rename-user --db "$(db p)" --username heidi --to henriette >/dev/null
+if wait_for 30 metric_above bz 'failures_total{reason="busy"}' 0; then ok "bz: busy failures counted"
+else bad "bz: no busy failure" "$(tail -5 "${LOG[bz]}")"; fi
+same "bz: nothing applied while locked" "$(q "$(db bz)" "SELECT count(*) FROM users WHERE username = 'heidi'")" 1
+echo "COMMIT;" >&$lk
+exec {lk}>&-
+wait $locker
+if wait_for 30 same_content bz p; then ok "bz: applied once the lock was released"; else bad "bz: no apply after the lock"; fi
+same "bz: Pocket ID's own write survived" "$(q "$(db bz)" "SELECT count(*) FROM audit_logs WHERE user_agent = 'held by e2e'")" 1
+same "bz: integrity_check" "$(q "$(db bz)" 'PRAGMA integrity_check')" ok
+stop bz
+same "bz: exits 0" "$STOP_RC" 0
 
 echo "# the primary stops and comes back"
 node st secondary none 1 "SYNC_PRIMARY_URL=$P_URL" SYNC_INTERVAL=1s SYNC_HEALTH_STALE_INTERVALS=1 \
