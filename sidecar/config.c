@@ -39,7 +39,7 @@ const struct config_var config_vars[] = {
 	{"SYNC_BUSY_TIMEOUT", "2s", "how long one apply attempt waits for the database write lock"},
 	{"SYNC_ADMIN_TOKEN", NULL, "primary: token required by the admin API (then also on loopback)"},
 	{"SYNC_ADMIN_TOKEN_FILE", NULL, "file holding SYNC_ADMIN_TOKEN (mode 0600)"},
-	{"SYNC_HEALTH_STALE_INTERVALS", "3", "secondary: /healthz fails after this many intervals without a sync"},
+	{"SYNC_HEALTH_STALE_INTERVALS", "3", "secondary: /healthz fails after this many intervals (plus SYNC_LONG_POLL_TIMEOUT) without a sync"},
 	{"SYNC_LOG_LEVEL", "info", "error, warn, info or debug"},
 	{NULL, NULL, NULL},
 };

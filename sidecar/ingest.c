@@ -135,6 +135,7 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 		rc = 0;
 		goto out;
 	}
+	log_debug("apply.started", "generation=%" PRIu64 " dry_run=%d", p.generation, io->dry_run ? 1 : 0);
 	as = apply_payload(db, &p, &o, &r->apply, err, errlen);
 	if (as != APPLY_OK) {
 		r->reason = apply_status_reason(as);

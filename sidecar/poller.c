@@ -287,11 +287,18 @@ static int poll_once(struct poller *p, bool full)
 		free(f.body);
 		return 0;
 	}
-	if (cc != CURLE_OK || f.status == 0) {
-		snprintf(msg, sizeof(msg), "%s", f.too_large ? "payload larger than SYNC_MAX_PAYLOAD_SIZE"
-							     : curl_easy_strerror(cc));
-		metrics_set_primary_reachable(p->m, false);
-		record_failure(p, f.too_large ? "invalid" : "network", msg);
+	/* curl refuses a Content-Length above CURLOPT_MAXFILESIZE before any
+	 * body arrives; on_body catches a body without one. */
+	if (cc == CURLE_FILESIZE_EXCEEDED)
+		f.too_large = true;
+	/* It answered, whatever it said (a status line, or a body too large). */
+	metrics_set_primary_reachable(p->m, f.status != 0 || f.too_large);
+	if (f.too_large) {
+		snprintf(msg, sizeof(msg), "payload larger than SYNC_MAX_PAYLOAD_SIZE (%" PRIu64 " bytes)",
+			 p->cfg->max_payload_bytes);
+		record_failure(p, "invalid", msg);
+	} else if (cc != CURLE_OK || f.status == 0) {
+		record_failure(p, "network", curl_easy_strerror(cc));
 	} else if (f.status == 401 || f.status == 403) {
 		record_failure(p, "auth", "the primary refused the token (revoked, or SYNC_PRIMARY_TOKEN is wrong)");
 	} else if (f.status == 304) {
@@ -354,7 +361,10 @@ int poller_health(void *ctx, char *reason, size_t n)
 {
 	struct poller *p = ctx;
 	int64_t last = atomic_load(&p->last_success);
-	int64_t limit = (int64_t)(p->cfg->interval_ms / 1000) * p->cfg->health_stale_intervals;
+	/* A held long poll succeeds only when it returns: allow for one on top,
+	 * or an interval shorter than SYNC_LONG_POLL_TIMEOUT flaps to 503. */
+	int64_t limit = (int64_t)((p->cfg->interval_ms * (uint64_t)p->cfg->health_stale_intervals +
+				   p->cfg->long_poll_ms) / 1000);
 
 	if (last == 0) {
 		snprintf(reason, n, "no successful sync with the primary yet");

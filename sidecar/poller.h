@@ -22,7 +22,8 @@ struct poller *poller_start(const struct config *cfg, const struct node_key *me,
 /* Asks the thread to stop, aborts a transfer in flight, waits for it, frees. */
 void poller_stop(struct poller *p);
 /* http_health_fn (ctx = the poller): unhealthy when the last successful sync
- * is older than SYNC_HEALTH_STALE_INTERVALS intervals, or none happened. */
+ * is older than SYNC_HEALTH_STALE_INTERVALS intervals plus one
+ * SYNC_LONG_POLL_TIMEOUT (a held poll), or none happened. */
 int poller_health(void *ctx, char *reason, size_t n);
 
 #endif

@@ -18,6 +18,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <inttypes.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,8 +142,34 @@ static void send_fresh(struct primary *p, struct evhttp_request *req, const char
 	memtrim();
 }
 
+/* Whether a waiter's peer is still enrolled: it may have been revoked
+ * (admin API or `peer remove`) while its poll was held. Returns 1 yes,
+ * 0 revoked, -1 when state.db cannot tell. */
+static int waiter_enrolled(struct primary *p, const struct waiter *w)
+{
+	struct peer_info *peers;
+	bool found = false;
+	size_t n;
+
+	if (state_peer_list(p->st, &peers, &n) == -1)
+		return -1;
+	for (size_t i = 0; i < n && !found; i++)
+		found = strcmp(peers[i].name, w->peer) == 0 &&
+			CRYPTO_memcmp(peers[i].pubkey, w->peer_pub, 32) == 0;
+	free(peers);
+	return found ? 1 : 0;
+}
+
+static void reply_revoked(struct primary *p, struct evhttp_request *req, const char *peer)
+{
+	log_info("export.refused", "peer=%s reason=revoked_while_waiting", peer);
+	metrics_fail(p->m, METRICS_FAIL_AUTH);
+	http_reply_bytes(req, 401, "text/plain; charset=utf-8", "unauthorized\n", 13,
+			 "WWW-Authenticate", "Bearer", NULL);
+}
+
 /* Answers waiters whose generation moved (one shared snapshot) or whose
- * wait ran out. */
+ * wait ran out; a waiter revoked meanwhile gets 401, never the payload. */
 static void serve_waiters(struct primary *p, bool changed_only)
 {
 	struct snapshot snap;
@@ -153,7 +180,13 @@ static void serve_waiters(struct primary *p, bool changed_only)
 
 	for (size_t i = 0; i < p->nwaiters; i++) {
 		struct waiter *w = &p->waiters[i];
-		if (w->after != p->generation) {
+		bool due = w->after != p->generation || (!changed_only && now >= w->deadline_ms);
+		int enrolled = due ? waiter_enrolled(p, w) : 1;
+		if (enrolled == 0) {
+			reply_revoked(p, w->req, w->peer);
+		} else if (enrolled == -1) {
+			http_reply_text(w->req, 503, "cannot read state.db; see the primary's log\n");
+		} else if (w->after != p->generation) {
 			if (!have && produce_snapshot(p->db, p->cfg, p->st, &snap, err, sizeof(err)) == 0) {
 				have = true;
 				p->generation = snap.p.generation;

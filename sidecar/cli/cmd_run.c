@@ -170,9 +170,10 @@ int cmd_run(int argc, char **argv)
 	}
 	event_base_dispatch(d.base);
 	rc = EXIT_OK;
-	log_info("daemon.stopped", NULL);
 out:
 	stop(&d);
+	if (rc == EXIT_OK) /* after stop(): an apply in flight has committed or rolled back */
+		log_info("daemon.stopped", NULL);
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)
