@@ -203,7 +203,7 @@ static void render_primary(struct mbuf *b, const struct metrics *m)
 		sample(b, "peer_last_seen_timestamp_seconds",
 		       (const char *[]){"peer", m->peers[i].name}, 1, num);
 	}
-	family(b, "exports_total", "counter", "Exports served per peer.");
+	family(b, "exports_total", "counter", "Answers to /sync/export per peer (payloads and 304s).");
 	for (size_t i = 0; i < m->npeers; i++)
 		sample_u64(b, "exports_total", (const char *[]){"peer", m->peers[i].name}, 1,
 			   m->peers[i].exports);
