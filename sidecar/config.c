@@ -236,7 +236,16 @@ static void load_secondary(struct config *cfg, const struct envmap *m, unsigned 
 	struct bootstrap_token tok = {0};
 	size_t len;
 	char *raw = load_secret(m, "SYNC_PRIMARY_TOKEN", pr, &len);
-	bool has_token = raw != NULL;
+	bool has_token;
+
+	/* An empty token file counts as unset, like an empty variable: the unit
+	 * loads /etc/pocket-id-sync/primary-token as a credential on every node,
+	 * and it stays empty on a primary and on a secondary not enrolled yet. */
+	if (raw != NULL && len == 0) {
+		secret_free(raw);
+		raw = NULL;
+	}
+	has_token = raw != NULL;
 
 	if (url != NULL && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		problem(pr, "SYNC_PRIMARY_URL: \"%s\" must start with http:// or https://", url);

@@ -107,6 +107,35 @@ static void test_secondary_requirements(void **state)
 	config_free(&cfg);
 }
 
+/* The unit loads the token file as a credential on every node: empty means
+ * "no token" (a primary, or a secondary not enrolled yet), not a bad token. */
+static void test_empty_token_file_is_unset(void **state)
+{
+	char *dir = tu_mkdtemp(), *empty, *blank, text[1024];
+	struct config cfg;
+	struct config_problems pr;
+	(void)state;
+	empty = tu_write_file(dir, "empty", "", 0, 0600);
+	blank = tu_write_file(dir, "blank", "\n", 1, 0600);
+	snprintf(text, sizeof(text), "SYNC_ROLE=primary\nENCRYPTION_KEY=0123456789abcdef\n"
+				     "SYNC_PRIMARY_TOKEN_FILE=%s\n", empty);
+	assert_int_equal(load(text, NEED_ALL, &cfg, &pr), 0);
+	assert_null(cfg.primary_token);
+	config_free(&cfg);
+	snprintf(text, sizeof(text), "SYNC_ROLE=secondary\nENCRYPTION_KEY=0123456789abcdef\n"
+				     "SYNC_PRIMARY_URL=http://h:1\nSYNC_PRIMARY_TOKEN_FILE=%s\n", blank);
+	assert_int_equal(load(text, NEED_ALL & ~NEED_TOKEN, &cfg, &pr), 0);
+	assert_null(cfg.primary_token);
+	config_free(&cfg);
+	assert_int_equal(load(text, NEED_ALL, &cfg, &pr), -1);
+	expect_problem(&pr, "SYNC_PRIMARY_TOKEN: not set");
+	assert_int_equal(pr.count, 1);
+	config_free(&cfg);
+	free(empty);
+	free(blank);
+	tu_rmtree(dir);
+}
+
 static void test_bootstrap_token_pins_key(void **state)
 {
 	uint8_t pub[32];
@@ -201,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_bad_values_each_named),
 		cmocka_unit_test(test_secondary_requirements),
+		cmocka_unit_test(test_empty_token_file_is_unset),
 		cmocka_unit_test(test_bootstrap_token_pins_key),
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_needs_limit_requirements),
