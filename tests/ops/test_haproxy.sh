@@ -202,6 +202,9 @@ kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'
 # --- active/passive: haproxy-active-passive.cfg ---------------------------
 start_haproxy "$conf_dir/haproxy-active-passive.cfg" || exit 1
 AP="active/passive ($a):"
+# Under load the first health checks may not have settled when HAProxy
+# answers; a throw-away client waits until the primary serves.
+wait_for lands_on 127.0.0.9 pid_primary || bad "$AP the primary never became available"
 expect "$AP" $a GET /api/users/me pid_primary
 expect "$AP" $a POST /api/webauthn/login/finish pid_primary
 expect "$AP" $a GET /sync/admin/peers 403
