@@ -354,10 +354,12 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		printf("daemon_users\t%d\ndaemon_changes\t%d\nchange_visible_p50_ms\t%.1f\n"
 		       "change_visible_p99_ms\t%.1f\nchange_visible_max_ms\t%.1f\nunchanged_poll_bytes\t%.0f\n"
 		       "unchanged_poll_primary_cpu_ms\t%.3f\nidle_rss_primary_kib\t%ld\nidle_rss_secondary_kib\t%ld\n"
-		       "idle_anon_primary_kib\t%ld\nidle_anon_secondary_kib\t%ld\ndaemon_durable_identical\t1\n",
+		       "idle_anon_primary_kib\t%ld\nidle_anon_secondary_kib\t%ld\nidle_file_primary_kib\t%ld\n"
+		       "idle_file_secondary_kib\t%ld\ndaemon_durable_identical\t1\n",
 		       users, changes, lat[changes / 2], lat[(changes * 99) / 100], lat[changes - 1], bytes,
 		       cpu_ms, status_kib(p.pid, "VmRSS"), status_kib(s.pid, "VmRSS"),
-		       status_kib(p.pid, "RssAnon"), status_kib(s.pid, "RssAnon"));
+		       status_kib(p.pid, "RssAnon"), status_kib(s.pid, "RssAnon"),
+		       status_kib(p.pid, "RssFile"), status_kib(s.pid, "RssFile"));
 	} else {
 		printf("\nTwo daemons on loopback (%d users, %d changes, release build of %s)\n", users, changes, bin);
 		printf("  %-40s %10s   %s\n", "measure", "value", "target");
@@ -370,6 +372,8 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		printf("  %-40s %8ld KiB  <= 8192 KiB\n", "idle RSS, secondary", status_kib(s.pid, "VmRSS"));
 		printf("  %-40s %8ld KiB  (own memory, without shared library pages)\n", "  of which anonymous, primary", status_kib(p.pid, "RssAnon"));
 		printf("  %-40s %8ld KiB\n", "  of which anonymous, secondary", status_kib(s.pid, "RssAnon"));
+		printf("  %-40s %8ld KiB  (mapped file pages: binary, shared libraries)\n", "  of which file, primary", status_kib(p.pid, "RssFile"));
+		printf("  %-40s %8ld KiB\n", "  of which file, secondary", status_kib(s.pid, "RssFile"));
 	}
 	stop(&s);
 	stop(&p);
