@@ -30,7 +30,9 @@ check_keys "$out" users reps durable_rows plaintext_bytes \
 	changed_cycle_ms changed_wire_bytes \
 	unchanged_export_ms unchanged_seal_ms unchanged_open_ms unchanged_apply_ms \
 	unchanged_lock_ms unchanged_cycle_ms unchanged_wire_bytes \
-	floor_select_ms floor_insert_ms floor_cycle_ms \
+	initial_cycle_cpu_ms changed_cycle_cpu_ms unchanged_cycle_cpu_ms \
+	floor_select_ms floor_insert_ms floor_cycle_ms floor_select_cpu_ms floor_insert_cpu_ms \
+	ratio_initial_cycle_cpu_to_floor_cpu ratio_changed_cycle_cpu_to_initial \
 	ratio_export_to_select ratio_initial_apply_to_insert ratio_initial_lock_to_insert \
 	ratio_initial_cycle_to_floor ratio_changed_cycle_to_initial ratio_unchanged_cycle_to_initial \
 	peak_rss_primary_side_kib peak_rss_secondary_side_kib peak_rss_bench_kib \
