@@ -207,6 +207,44 @@ static long status_kib(pid_t pid, const char *field)
 	return kib;
 }
 
+/* Anonymous KiB in the main heap ([heap], grown by brk) of /proc/PID/smaps;
+ * the rest of RssAnon is in mmap'd regions (thread arenas, large blocks,
+ * stacks). */
+static long heap_anon_kib(pid_t pid)
+{
+	char path[64], *s, *line, *save = NULL;
+	long kib = 0, v;
+	int in_heap = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	if ((s = bench_slurp(path)) == NULL)
+		return -1;
+	for (line = strtok_r(s, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in_heap = strstr(line, "[heap]") != NULL;
+		else if (in_heap && sscanf(line, "Anonymous: %ld kB", &v) == 1)
+			kib += v;
+	}
+	free(s);
+	return kib;
+}
+
+/* A field of /proc/PID/smaps_rollup in KiB, e.g. "Pss:" (resident pages,
+ * each divided by the number of processes mapping it). */
+static long rollup_kib(pid_t pid, const char *field)
+{
+	char path[64], *s, *p;
+	long kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	s = bench_slurp(path);
+	if (s != NULL && (p = strstr(s, field)) != NULL)
+		sscanf(p + strlen(field), "%ld", &kib);
+	free(s);
+	return kib;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -355,11 +393,14 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		       "change_visible_p99_ms\t%.1f\nchange_visible_max_ms\t%.1f\nunchanged_poll_bytes\t%.0f\n"
 		       "unchanged_poll_primary_cpu_ms\t%.3f\nidle_rss_primary_kib\t%ld\nidle_rss_secondary_kib\t%ld\n"
 		       "idle_anon_primary_kib\t%ld\nidle_anon_secondary_kib\t%ld\nidle_file_primary_kib\t%ld\n"
-		       "idle_file_secondary_kib\t%ld\ndaemon_durable_identical\t1\n",
+		       "idle_file_secondary_kib\t%ld\nidle_heap_anon_primary_kib\t%ld\n"
+		       "idle_heap_anon_secondary_kib\t%ld\nidle_pss_primary_kib\t%ld\nidle_pss_secondary_kib\t%ld\n"
+		       "daemon_durable_identical\t1\n",
 		       users, changes, lat[changes / 2], lat[(changes * 99) / 100], lat[changes - 1], bytes,
 		       cpu_ms, status_kib(p.pid, "VmRSS"), status_kib(s.pid, "VmRSS"),
 		       status_kib(p.pid, "RssAnon"), status_kib(s.pid, "RssAnon"),
-		       status_kib(p.pid, "RssFile"), status_kib(s.pid, "RssFile"));
+		       status_kib(p.pid, "RssFile"), status_kib(s.pid, "RssFile"), heap_anon_kib(p.pid),
+		       heap_anon_kib(s.pid), rollup_kib(p.pid, "Pss:"), rollup_kib(s.pid, "Pss:"));
 	} else {
 		printf("\nTwo daemons on loopback (%d users, %d changes, release build of %s)\n", users, changes, bin);
 		printf("  %-40s %10s   %s\n", "measure", "value", "target");
@@ -374,6 +415,10 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		printf("  %-40s %8ld KiB\n", "  of which anonymous, secondary", status_kib(s.pid, "RssAnon"));
 		printf("  %-40s %8ld KiB  (mapped file pages: binary, shared libraries)\n", "  of which file, primary", status_kib(p.pid, "RssFile"));
 		printf("  %-40s %8ld KiB\n", "  of which file, secondary", status_kib(s.pid, "RssFile"));
+		printf("  %-40s %8ld KiB  (anonymous pages in the brk heap)\n", "  anonymous in [heap], primary", heap_anon_kib(p.pid));
+		printf("  %-40s %8ld KiB\n", "  anonymous in [heap], secondary", heap_anon_kib(s.pid));
+		printf("  %-40s %8ld KiB  (shared pages divided among their users)\n", "idle PSS, primary", rollup_kib(p.pid, "Pss:"));
+		printf("  %-40s %8ld KiB\n", "idle PSS, secondary", rollup_kib(s.pid, "Pss:"));
 	}
 	stop(&s);
 	stop(&p);

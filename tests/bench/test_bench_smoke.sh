@@ -44,7 +44,8 @@ grep -qx 'users	200' "$out"
 check_keys "$out" daemon_users daemon_changes change_visible_p50_ms change_visible_p99_ms \
 	change_visible_max_ms unchanged_poll_bytes unchanged_poll_primary_cpu_ms \
 	idle_rss_primary_kib idle_rss_secondary_kib idle_anon_primary_kib idle_anon_secondary_kib \
-	idle_file_primary_kib idle_file_secondary_kib \
+	idle_file_primary_kib idle_file_secondary_kib idle_heap_anon_primary_kib \
+	idle_heap_anon_secondary_kib idle_pss_primary_kib idle_pss_secondary_kib \
 	daemon_durable_identical
 grep -qx 'daemon_durable_identical	1' "$out"
 echo "bench.smoke: ok"
