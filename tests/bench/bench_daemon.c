@@ -34,9 +34,18 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Daemons started so far, stopped by die() so a failed run leaves none behind. */
+static pid_t running[2];
+
 static void die(const char *what)
 {
 	fprintf(stderr, "bench --daemons: %s\n", what);
+	for (size_t i = 0; i < 2; i++) {
+		if (running[i] > 0) {
+			kill(running[i], SIGTERM);
+			waitpid(running[i], NULL, 0);
+		}
+	}
 	exit(1);
 }
 
@@ -94,6 +103,7 @@ static void start(struct node *n, const char *bin)
 		execl(bin, bin, "run", "--env-file", n->env, (char *)NULL);
 		_exit(127);
 	}
+	running[running[0] > 0] = n->pid;
 	while (now_ms() < deadline) {
 		char *log = bench_slurp(n->log), *p;
 		if (log != NULL && (p = strstr(log, "event=daemon.started")) != NULL &&
@@ -114,6 +124,8 @@ static void stop(struct node *n)
 	if (n->pid > 0) {
 		kill(n->pid, SIGTERM);
 		waitpid(n->pid, &status, 0);
+		for (size_t i = 0; i < 2; i++)
+			running[i] = running[i] == n->pid ? 0 : running[i];
 	}
 }
 
