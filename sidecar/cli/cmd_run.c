@@ -8,6 +8,7 @@
 #include "http_server.h"
 #include "keys.h"
 #include "log.h"
+#include "memtrim.h"
 #include "metrics.h"
 #include "poller.h"
 #include "primary.h"
@@ -153,6 +154,7 @@ int cmd_run(int argc, char **argv)
 		return EXIT_OK;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	memtrim_init();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	d.base = event_base_new();
 	rc = EXIT_FAIL;

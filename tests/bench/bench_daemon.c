@@ -3,7 +3,12 @@
  * admin API, then measures change-to-visible latency with the change push
  * (p50/p99 over many changes), the cost of an unchanged poll on the wire and
  * in primary CPU time, and the daemons' idle RSS. Not a test: it asserts
- * nothing and prints numbers. */
+ * no timing and prints numbers, but fails when the secondary does not end
+ * with the primary's durable data. The databases come from bench_gen.c. */
+#include "bench.h"
+
+#include "export.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -29,9 +34,18 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Daemons started so far, stopped by die() so a failed run leaves none behind. */
+static pid_t running[2];
+
 static void die(const char *what)
 {
 	fprintf(stderr, "bench --daemons: %s\n", what);
+	for (size_t i = 0; i < 2; i++) {
+		if (running[i] > 0) {
+			kill(running[i], SIGTERM);
+			waitpid(running[i], NULL, 0);
+		}
+	}
 	exit(1);
 }
 
@@ -50,54 +64,20 @@ static void exec_sql(sqlite3 *db, const char *sql)
 	}
 }
 
-/* Reads a whole file; works for /proc files, whose size reads as 0. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 4096, n = 0, r;
-	char *buf = malloc(cap + 1);
-
-	if (f == NULL || buf == NULL) {
-		if (f != NULL)
-			fclose(f);
-		free(buf);
-		return NULL;
-	}
-	while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap) {
-			char *nb = realloc(buf, cap * 2 + 1);
-			if (nb == NULL)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/* A Pocket ID v2.14 database with users users. */
+/* A Pocket ID v2.14 database in the benchmark's shapes (users == 0: an
+ * empty secondary with local rows only). */
 static void make_db(const char *path, const char *schema_sql, const char *instance, int users)
 {
+	char *kek = sqlite3_mprintf("%s-encryption-key-0123", instance);
 	sqlite3 *db;
-	char sql[1024];
 
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		die("cannot create a database");
-	exec_sql(db, "PRAGMA journal_mode=WAL");
-	exec_sql(db, schema_sql);
-	snprintf(sql, sizeof(sql), "INSERT INTO kv VALUES('instance_id','%s')", instance);
-	exec_sql(db, sql);
-	snprintf(sql, sizeof(sql),
-		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<%d) "
-		 "INSERT INTO users(id,created_at,username,email,first_name,last_name,display_name) "
-		 "SELECT 'u'||i, 1700000000+i, 'user'||i, 'user'||i||'@example.com', 'First', 'Last', 'User '||i FROM n",
-		 users);
-	exec_sql(db, sql);
-	exec_sql(db, "INSERT INTO webauthn_credentials(id,created_at,name,credential_id,public_key,attestation_type,transport,user_id,backup_eligible,backup_state) "
-		     "SELECT 'c'||id, created_at, 'key', randomblob(32), randomblob(77), 'none', x'5b5d', id, 0, 0 FROM users");
+	if (kek == NULL)
+		die("out of memory");
+	db = bench_gen_create(path, schema_sql, instance, kek, users > 0 ? BENCH_JWK : NULL);
+	sqlite3_free(kek);
+	if (users > 0)
+		bench_gen_durable(db, users);
+	bench_gen_local(db, users, users > 0);
 	sqlite3_close(db);
 }
 
@@ -123,8 +103,9 @@ static void start(struct node *n, const char *bin)
 		execl(bin, bin, "run", "--env-file", n->env, (char *)NULL);
 		_exit(127);
 	}
+	running[running[0] > 0] = n->pid;
 	while (now_ms() < deadline) {
-		char *log = slurp(n->log), *p;
+		char *log = bench_slurp(n->log), *p;
 		if (log != NULL && (p = strstr(log, "event=daemon.started")) != NULL &&
 		    sscanf(strstr(p, "listen=127.0.0.1:"), "listen=127.0.0.1:%d", &n->port) == 1) {
 			sscanf(strstr(p, "metrics=127.0.0.1:"), "metrics=127.0.0.1:%d", &n->metrics_port);
@@ -143,6 +124,8 @@ static void stop(struct node *n)
 	if (n->pid > 0) {
 		kill(n->pid, SIGTERM);
 		waitpid(n->pid, &status, 0);
+		for (size_t i = 0; i < 2; i++)
+			running[i] = running[i] == n->pid ? 0 : running[i];
 	}
 }
 
@@ -210,7 +193,7 @@ static double cpu_seconds(pid_t pid)
 	unsigned long ut = 0, st = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	s = slurp(path);
+	s = bench_slurp(path);
 	if (s == NULL || (p = strrchr(s, ')')) == NULL) {
 		free(s);
 		return -1;
@@ -229,9 +212,47 @@ static long status_kib(pid_t pid, const char *field)
 	long kib = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	s = slurp(path);
+	s = bench_slurp(path);
 	if (s != NULL && (p = strstr(s, field)) != NULL)
 		sscanf(p + strlen(field) + 1, "%ld", &kib);
+	free(s);
+	return kib;
+}
+
+/* Anonymous KiB in the main heap ([heap], grown by brk) of /proc/PID/smaps;
+ * the rest of RssAnon is in mmap'd regions (thread arenas, large blocks,
+ * stacks). */
+static long heap_anon_kib(pid_t pid)
+{
+	char path[64], *s, *line, *save = NULL;
+	long kib = 0, v;
+	int in_heap = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	if ((s = bench_slurp(path)) == NULL)
+		return -1;
+	for (line = strtok_r(s, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in_heap = strstr(line, "[heap]") != NULL;
+		else if (in_heap && sscanf(line, "Anonymous: %ld kB", &v) == 1)
+			kib += v;
+	}
+	free(s);
+	return kib;
+}
+
+/* A field of /proc/PID/smaps_rollup in KiB, e.g. "Pss:" (resident pages,
+ * each divided by the number of processes mapping it). */
+static long rollup_kib(pid_t pid, const char *field)
+{
+	char path[64], *s, *p;
+	long kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	s = bench_slurp(path);
+	if (s != NULL && (p = strstr(s, field)) != NULL)
+		sscanf(p + strlen(field), "%ld", &kib);
 	free(s);
 	return kib;
 }
@@ -250,6 +271,23 @@ static long visible_count(sqlite3 *db, const char *sql)
 		n = (long)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return n;
+}
+
+/* The content hashes of both nodes' durable data (and JWT key) match. */
+static int durable_identical(sqlite3 *pdb, sqlite3 *sdb)
+{
+	static const char pk[] = "primary-encryption-key-0123", sk[] = "secondary-encryption-key-0123";
+	struct jwt_store_cfg pc = {(const uint8_t *)pk, sizeof(pk) - 1, NULL, NULL};
+	struct jwt_store_cfg sc = {(const uint8_t *)sk, sizeof(sk) - 1, NULL, NULL};
+	struct export_result a, b;
+	char err[256];
+
+	if (export_snapshot(pdb, &pc, NULL, &a, err, sizeof(err)) == -1 ||
+	    export_snapshot(sdb, &sc, NULL, &b, err, sizeof(err)) == -1) {
+		fprintf(stderr, "bench --daemons: %s\n", err);
+		return 0;
+	}
+	return memcmp(a.content_hash, b.content_hash, 32) == 0;
 }
 
 /* Unchanged polls: If-None-Match with the current generation, wait=0. */
@@ -303,12 +341,10 @@ static void measure_unchanged(const struct node *p, const char *token, int polls
 }
 
 int bench_daemon_main(const char *bin, const char *schema_path, const char *dir, int users,
-		      int changes, int tsv);
-int bench_daemon_main(const char *bin, const char *schema_path, const char *dir, int users,
 		      int changes, int tsv)
 {
 	struct node p = {.name = "primary"}, s = {.name = "secondary"};
-	char *schema = slurp(schema_path), path[600], boot[200], extra[400], probe_boot[200];
+	char *schema = bench_slurp(schema_path), path[600], boot[200], extra[400], probe_boot[200];
 	double *lat = calloc((size_t)changes, sizeof(double)), bytes, cpu_ms;
 	char *probe_token;
 	sqlite3 *pdb, *sdb;
@@ -348,7 +384,7 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 	for (int i = 0; i < changes; i++) {
 		char upd[160], chk[200];
 		double t0;
-		snprintf(upd, sizeof(upd), "UPDATE users SET first_name='change-%d' WHERE id='u%d'", i, 1 + i % users);
+		snprintf(upd, sizeof(upd), "UPDATE users SET first_name='change-%d' WHERE rowid=%d", i, 1 + i % users);
 		snprintf(chk, sizeof(chk), "SELECT count(*) FROM users WHERE first_name='change-%d'", i);
 		t0 = now_ms();
 		exec_sql(pdb, upd);
@@ -360,16 +396,23 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		lat[i] = now_ms() - t0;
 	}
 	qsort(lat, (size_t)changes, sizeof(double), cmp_double);
+	if (!durable_identical(pdb, sdb))
+		die("the secondary's durable data differ from the primary's");
 	measure_unchanged(&p, probe_token, 200, &bytes, &cpu_ms);
 	sleep_ms(1000); /* let both settle into their idle long poll before reading RSS */
 	if (tsv) {
 		printf("daemon_users\t%d\ndaemon_changes\t%d\nchange_visible_p50_ms\t%.1f\n"
 		       "change_visible_p99_ms\t%.1f\nchange_visible_max_ms\t%.1f\nunchanged_poll_bytes\t%.0f\n"
 		       "unchanged_poll_primary_cpu_ms\t%.3f\nidle_rss_primary_kib\t%ld\nidle_rss_secondary_kib\t%ld\n"
-		       "idle_anon_primary_kib\t%ld\nidle_anon_secondary_kib\t%ld\n",
+		       "idle_anon_primary_kib\t%ld\nidle_anon_secondary_kib\t%ld\nidle_file_primary_kib\t%ld\n"
+		       "idle_file_secondary_kib\t%ld\nidle_heap_anon_primary_kib\t%ld\n"
+		       "idle_heap_anon_secondary_kib\t%ld\nidle_pss_primary_kib\t%ld\nidle_pss_secondary_kib\t%ld\n"
+		       "daemon_durable_identical\t1\n",
 		       users, changes, lat[changes / 2], lat[(changes * 99) / 100], lat[changes - 1], bytes,
 		       cpu_ms, status_kib(p.pid, "VmRSS"), status_kib(s.pid, "VmRSS"),
-		       status_kib(p.pid, "RssAnon"), status_kib(s.pid, "RssAnon"));
+		       status_kib(p.pid, "RssAnon"), status_kib(s.pid, "RssAnon"),
+		       status_kib(p.pid, "RssFile"), status_kib(s.pid, "RssFile"), heap_anon_kib(p.pid),
+		       heap_anon_kib(s.pid), rollup_kib(p.pid, "Pss:"), rollup_kib(s.pid, "Pss:"));
 	} else {
 		printf("\nTwo daemons on loopback (%d users, %d changes, release build of %s)\n", users, changes, bin);
 		printf("  %-40s %10s   %s\n", "measure", "value", "target");
@@ -382,6 +425,12 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		printf("  %-40s %8ld KiB  <= 8192 KiB\n", "idle RSS, secondary", status_kib(s.pid, "VmRSS"));
 		printf("  %-40s %8ld KiB  (own memory, without shared library pages)\n", "  of which anonymous, primary", status_kib(p.pid, "RssAnon"));
 		printf("  %-40s %8ld KiB\n", "  of which anonymous, secondary", status_kib(s.pid, "RssAnon"));
+		printf("  %-40s %8ld KiB  (mapped file pages: binary, shared libraries)\n", "  of which file, primary", status_kib(p.pid, "RssFile"));
+		printf("  %-40s %8ld KiB\n", "  of which file, secondary", status_kib(s.pid, "RssFile"));
+		printf("  %-40s %8ld KiB  (anonymous pages in the brk heap)\n", "  anonymous in [heap], primary", heap_anon_kib(p.pid));
+		printf("  %-40s %8ld KiB\n", "  anonymous in [heap], secondary", heap_anon_kib(s.pid));
+		printf("  %-40s %8ld KiB  (shared pages divided among their users)\n", "idle PSS, primary", rollup_kib(p.pid, "Pss:"));
+		printf("  %-40s %8ld KiB\n", "idle PSS, secondary", rollup_kib(s.pid, "Pss:"));
 	}
 	stop(&s);
 	stop(&p);

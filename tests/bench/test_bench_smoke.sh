@@ -1,0 +1,51 @@
+#!/bin/sh
+# bench.smoke: the benchmark runs in both modes with tiny numbers, prints every
+# key of its --tsv output with a numeric value, and verifies the secondary's
+# data (it exits non-zero otherwise). Timings are never judged here.
+set -eu
+bench="$1"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+check_keys() { # FILE KEY...
+	file=$1
+	shift
+	for key in "$@"; do
+		if ! awk -F '\t' -v k="$key" '$1 == k && $2 ~ /^-?[0-9]+(\.[0-9]+)?$/ { found = 1 }
+			END { exit !found }' "$file"; then
+			echo "bench.smoke: key '$key' missing or not numeric in:" >&2
+			cat "$file" >&2
+			exit 1
+		fi
+	done
+}
+
+"$bench" --help | grep -q -- '--daemons'
+
+"$bench" --users 200 --reps 1 --tsv >"$out"
+check_keys "$out" users reps durable_rows plaintext_bytes \
+	initial_export_ms initial_seal_ms initial_open_ms initial_apply_ms initial_lock_ms \
+	initial_cycle_ms initial_wire_bytes \
+	changed_export_ms changed_seal_ms changed_open_ms changed_apply_ms changed_lock_ms \
+	changed_cycle_ms changed_wire_bytes \
+	unchanged_export_ms unchanged_seal_ms unchanged_open_ms unchanged_apply_ms \
+	unchanged_lock_ms unchanged_cycle_ms unchanged_wire_bytes \
+	initial_cycle_cpu_ms changed_cycle_cpu_ms unchanged_cycle_cpu_ms \
+	floor_select_ms floor_insert_ms floor_cycle_ms floor_select_cpu_ms floor_insert_cpu_ms \
+	ratio_initial_cycle_cpu_to_floor_cpu ratio_changed_cycle_cpu_to_initial \
+	ratio_export_to_select ratio_initial_apply_to_insert ratio_initial_lock_to_insert \
+	ratio_initial_cycle_to_floor ratio_changed_cycle_to_initial ratio_unchanged_cycle_to_initial \
+	peak_rss_primary_side_kib peak_rss_secondary_side_kib peak_rss_bench_kib \
+	ratio_peak_rss_to_plaintext verified
+grep -qx 'verified	1' "$out"
+grep -qx 'users	200' "$out"
+
+"$bench" --daemons --users 50 --changes 10 --tsv >"$out"
+check_keys "$out" daemon_users daemon_changes change_visible_p50_ms change_visible_p99_ms \
+	change_visible_max_ms unchanged_poll_bytes unchanged_poll_primary_cpu_ms \
+	idle_rss_primary_kib idle_rss_secondary_kib idle_anon_primary_kib idle_anon_secondary_kib \
+	idle_file_primary_kib idle_file_secondary_kib idle_heap_anon_primary_kib \
+	idle_heap_anon_secondary_kib idle_pss_primary_kib idle_pss_secondary_kib \
+	daemon_durable_identical
+grep -qx 'daemon_durable_identical	1' "$out"
+echo "bench.smoke: ok"
