@@ -263,16 +263,6 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static long visible_count(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	long n = -1;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
 /* The content hashes of both nodes' durable data (and JWT key) match. */
 static int durable_identical(sqlite3 *pdb, sqlite3 *sdb)
 {
@@ -376,7 +366,7 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 	snprintf(path, sizeof(path), "%s/secondary.db", dir);
 	sqlite3_open_v2(path, &sdb, SQLITE_OPEN_READONLY, NULL);
 	sqlite3_busy_timeout(sdb, 2500);
-	for (double deadline = now_ms() + 60000; visible_count(sdb, "SELECT count(*) FROM users") != users;) {
+	for (double deadline = now_ms() + 60000; bench_count(sdb, "SELECT count(*) FROM users") != users;) {
 		if (now_ms() > deadline)
 			die("the initial sync did not finish within 60 s");
 		sleep_ms(10);
@@ -388,7 +378,7 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		snprintf(chk, sizeof(chk), "SELECT count(*) FROM users WHERE first_name='change-%d'", i);
 		t0 = now_ms();
 		exec_sql(pdb, upd);
-		while (visible_count(sdb, chk) != 1) {
+		while (bench_count(sdb, chk) != 1) {
 			if (now_ms() - t0 > 30000)
 				die("a change did not arrive within 30 s");
 			sleep_ms(1);

@@ -7,8 +7,8 @@ BIN=${PIS_BIN:?PIS_BIN must point at the pocket-id-sync binary}
 pass=0 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# Start from a clean environment so the caller's SYNC_* variables do not leak in.
-for v in $(env | sed -n 's/^\(SYNC_[A-Z_]*\|ENCRYPTION_KEY[A-Z_]*\|DB_CONNECTION_STRING\)=.*/\1/p'); do unset "$v"; done
+. "$(dirname "$0")/../lib/script.sh"
+pis_clean_env
 
 check() { # check NAME EXPECTED_STATUS COMMAND... ; output in $out
 	local name=$1 want=$2; shift 2

@@ -6,10 +6,8 @@
 set -u
 BIN=${PIS_BIN:?}
 SRC=${PIS_SOURCE_DIR:?}
-if ! python3 -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; then
-	echo "skip: python3 lacks the cryptography module (Debian: python3-cryptography)"
-	exit 77
-fi
+. "$(dirname "$0")/../lib/script.sh"
+pis_need_python_crypto
 pass=0 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

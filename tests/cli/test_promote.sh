@@ -8,7 +8,8 @@ SRC=${PIS_SOURCE_DIR:?}
 pass=0 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for v in $(env | sed -n 's/^\(SYNC_[A-Z_]*\|ENCRYPTION_KEY[A-Z_]*\|DB_CONNECTION_STRING\|KEYS_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
+. "$(dirname "$0")/../lib/script.sh"
+pis_clean_env
 ok() { pass=$((pass+1)); echo "ok   $1"; }
 bad() { fail=$((fail+1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/     /'; }
 

@@ -10,10 +10,8 @@ TOOL=${1:?usage: test_interop.sh PATH/TO/seal_tool}
 case $TOOL in /*) ;; *) TOOL=$PWD/$TOOL ;; esac
 SRC=${PIS_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=/usr/bin/python3
-if ! "$PY" -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; then
-	echo "skip: $PY lacks the cryptography module (Debian: python3-cryptography)"
-	exit 77
-fi
+. "$(dirname "$0")/../lib/script.sh"
+pis_need_python_crypto
 PEER=("$PY" "$SRC/tests/peer/pisync_peer.py")
 pass=0 fail=0
 tmp=$(mktemp -d)
