@@ -192,7 +192,7 @@ static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errl
 			cap = ncap;
 		}
 		for (size_t c = 0; c < nc; c++)
-			pl_value_from_sqlite(&tp->local[tp->nlocal * nc + c], st, (int)c);
+			pl_value_from_sqlite(&tp->local[tp->nlocal * nc + c], st, (int)c, NULL);
 		tp->nlocal++;
 	}
 	sqlite3_finalize(st);

@@ -97,11 +97,8 @@ static int table_add_row(struct pl_table *pt, size_t *cap, sqlite3_stmt *st)
 		*cap = ncap;
 	}
 	for (size_t c = 0; c < pt->ncols; c++) {
-		if (pl_value_from_sqlite(pl_cell(pt, pt->nrows, c), st, (int)c) == -1) {
-			for (size_t k = 0; k < c; k++)
-				pl_value_clear(pl_cell(pt, pt->nrows, k));
-			return -1;
-		}
+		if (pl_value_from_sqlite(pl_cell(pt, pt->nrows, c), st, (int)c, &pt->arena) == -1)
+			return -1; /* the arena owns what this row got so far */
 	}
 	pt->nrows++;
 	return 0;

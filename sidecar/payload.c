@@ -1,6 +1,8 @@
 /* payload: document model and JSON codec. Encoding prints one row at a time
  * through cJSON so memory stays near the size of the output; decoding parses
- * with cJSON and validates every member before the caller sees anything. */
+ * with cJSON and validates every member before the caller sees anything.
+ * Decoded and exported tables keep their cells' bytes in one arena per table
+ * (a malloc and free per cell cost more than the rest of open and apply). */
 #include "errbuf.h"
 #include "payload.h"
 
@@ -26,11 +28,53 @@ void pl_value_clear(struct pl_value *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static int set_bytes(struct pl_value *v, enum pl_type type, const void *p, size_t n)
+struct pl_arena {
+	struct pl_arena *next;
+	size_t used, cap;
+	uint8_t data[];
+};
+
+#define ARENA_BLOCK 65536
+
+uint8_t *pl_arena_alloc(struct pl_arena **a, size_t n)
+{
+	struct pl_arena *b = *a;
+
+	if (b == NULL || b->cap - b->used < n) {
+		/* A value too large for a block gets a block of its own, kept behind
+		 * the current one so the space left in that one is not lost. */
+		size_t cap = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+		if (n > SIZE_MAX - sizeof(*b) || (b = malloc(sizeof(*b) + cap)) == NULL)
+			return NULL;
+		b->used = 0;
+		b->cap = cap;
+		if (cap == n && *a != NULL) {
+			b->next = (*a)->next;
+			(*a)->next = b;
+		} else {
+			b->next = *a;
+			*a = b;
+		}
+	}
+	b->used += n;
+	return b->data + b->used - n;
+}
+
+void pl_arena_free(struct pl_arena **a)
+{
+	while (*a != NULL) {
+		struct pl_arena *next = (*a)->next;
+		free(*a);
+		*a = next;
+	}
+}
+
+static int set_bytes(struct pl_value *v, enum pl_type type, const void *p, size_t n,
+		     struct pl_arena **a)
 {
 	v->type = type;
 	v->len = n;
-	v->u.bytes = malloc(n + 1);
+	v->u.bytes = a != NULL ? pl_arena_alloc(a, n + 1) : malloc(n + 1);
 	if (v->u.bytes == NULL)
 		return -1;
 	if (n > 0)
@@ -39,7 +83,7 @@ static int set_bytes(struct pl_value *v, enum pl_type type, const void *p, size_
 	return 0;
 }
 
-int pl_value_from_sqlite(struct pl_value *v, sqlite3_stmt *st, int col)
+int pl_value_from_sqlite(struct pl_value *v, sqlite3_stmt *st, int col, struct pl_arena **a)
 {
 	memset(v, 0, sizeof(*v));
 	switch (sqlite3_column_type(st, col)) {
@@ -53,11 +97,11 @@ int pl_value_from_sqlite(struct pl_value *v, sqlite3_stmt *st, int col)
 		return 0;
 	case SQLITE_TEXT: {
 		const unsigned char *p = sqlite3_column_text(st, col);
-		return set_bytes(v, PL_TEXT, p, (size_t)sqlite3_column_bytes(st, col));
+		return set_bytes(v, PL_TEXT, p, (size_t)sqlite3_column_bytes(st, col), a);
 	}
 	case SQLITE_BLOB: {
 		const void *p = sqlite3_column_blob(st, col);
-		return set_bytes(v, PL_BLOB, p, (size_t)sqlite3_column_bytes(st, col));
+		return set_bytes(v, PL_BLOB, p, (size_t)sqlite3_column_bytes(st, col), a);
 	}
 	default:
 		v->type = PL_NULL;
@@ -253,10 +297,11 @@ static int decode_real(const char *s, double *out)
 	return 0;
 }
 
-int pl_value_decode(const char *s, struct pl_value *v)
+int pl_value_decode(const char *s, struct pl_value *v, struct pl_arena **a)
 {
 	uint8_t *buf;
 	size_t n;
+	int rc;
 
 	memset(v, 0, sizeof(*v));
 	if (s[0] == '\0' || s[1] != ':')
@@ -272,16 +317,25 @@ int pl_value_decode(const char *s, struct pl_value *v)
 		n = strlen(s + 2);
 		if (!utf8_plain((const uint8_t *)s + 2, n))
 			return -1;
-		return set_bytes(v, PL_TEXT, s + 2, n);
+		return set_bytes(v, PL_TEXT, s + 2, n, a);
 	case 'x':
 	case 'b':
 		if (b64_decode_alloc(s + 2, strlen(s + 2), &buf, &n) == -1)
 			return -1;
-		v->type = s[0] == 'x' ? PL_TEXT : PL_BLOB;
-		v->u.bytes = buf; /* b64_decode_alloc NUL-terminates */
-		v->len = n;
 		/* One encoding per value: text that could travel as "t:" must. */
-		return v->type == PL_TEXT && utf8_plain(buf, n) ? -1 : 0;
+		if (s[0] == 'x' && utf8_plain(buf, n)) {
+			free(buf);
+			return -1;
+		}
+		if (a == NULL) {
+			v->type = s[0] == 'x' ? PL_TEXT : PL_BLOB;
+			v->u.bytes = buf; /* b64_decode_alloc NUL-terminates */
+			v->len = n;
+			return 0;
+		}
+		rc = set_bytes(v, s[0] == 'x' ? PL_TEXT : PL_BLOB, buf, n, a);
+		free(buf);
+		return rc;
 	default:
 		return -1;
 	}
@@ -318,8 +372,11 @@ int payload_parse_time(const char *s, int64_t *t)
 
 static void table_free(struct pl_table *t)
 {
-	for (size_t i = 0; i < t->nrows * t->ncols; i++)
-		pl_value_clear(&t->cells[i]);
+	if (t->arena != NULL)
+		pl_arena_free(&t->arena);
+	else
+		for (size_t i = 0; i < t->nrows * t->ncols; i++)
+			pl_value_clear(&t->cells[i]);
 	for (size_t i = 0; i < t->ncols; i++)
 		free(t->cols[i]);
 	free(t->cols);
@@ -558,7 +615,8 @@ static int decode_rows(cJSON *rows, struct pl_table *t, char *err, size_t errlen
 			struct pl_value *v = pl_cell(t, r, c);
 			if (cJSON_IsNull(cell))
 				v->type = PL_NULL;
-			else if (!cJSON_IsString(cell) || pl_value_decode(cell->valuestring, v) == -1)
+			else if (!cJSON_IsString(cell) ||
+				 pl_value_decode(cell->valuestring, v, &t->arena) == -1)
 				return errf(err, errlen, "table %s: row %zu column %s: malformed cell",
 					   t->name, r, t->cols[c]);
 			c++;

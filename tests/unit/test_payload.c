@@ -1,6 +1,6 @@
 /* Unit tests for payload: the document codec's strictness and a property
  * test proving every SQLite storage class survives byte for byte (quote() of
- * every cell equal on both sides). */
+ * every cell equal on both sides), plus the cell arena. */
 #include "payload.h"
 #include "testutil.h"
 
@@ -102,7 +102,7 @@ static void table_from_db(sqlite3 *db, struct payload *p)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		assert_true(t->nrows < cap);
 		for (int c = 0; c < 5; c++)
-			assert_int_equal(pl_value_from_sqlite(pl_cell(t, t->nrows, (size_t)c), st, c), 0);
+			assert_int_equal(pl_value_from_sqlite(pl_cell(t, t->nrows, (size_t)c), st, c, NULL), 0);
 		t->nrows++;
 	}
 	sqlite3_finalize(st);
@@ -181,13 +181,13 @@ static void test_cell_forms(void **state)
 	struct pl_value v;
 	(void)state;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		if (pl_value_decode(ok[i].in, &v) != 0)
+		if (pl_value_decode(ok[i].in, &v, NULL) != 0)
 			fail_msg("rejected %s", ok[i].in);
 		assert_int_equal(v.type, ok[i].type);
 		pl_value_clear(&v);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (pl_value_decode(bad[i], &v) != -1)
+		if (pl_value_decode(bad[i], &v, NULL) != -1)
 			fail_msg("accepted %s", bad[i]);
 		pl_value_clear(&v);
 	}
@@ -229,6 +229,31 @@ static void test_document_rejections(void **state)
 	expect_reject("{\"format\":1,\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"1\",\"issued_at\":\"yesterday\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"issued_at\" is not an RFC 3339");
 }
 
+/* Arena bytes never move or overlap: small values fill blocks, large ones
+ * (over a quarter block) get blocks of their own without wasting the current. */
+static void test_arena(void **state)
+{
+	static const size_t sizes[] = {1, 0, 100, 16384, 16385, 70000, 3, 65536, 40000, 40000, 7};
+	struct pl_arena *a = NULL;
+	uint8_t *got[200];
+	size_t n = 0;
+	(void)state;
+	for (int round = 0; round < 18; round++) {
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++, n++) {
+			got[n] = pl_arena_alloc(&a, sizes[i]);
+			assert_non_null(got[n]);
+			memset(got[n], (int)(n & 0xff), sizes[i]);
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		size_t len = sizes[k % (sizeof(sizes) / sizeof(sizes[0]))];
+		for (size_t j = 0; j < len; j++)
+			assert_int_equal(got[k][j], (uint8_t)(k & 0xff));
+	}
+	pl_arena_free(&a);
+	assert_null(a);
+}
+
 static void test_time_round_trip(void **state)
 {
 	char buf[21];
@@ -249,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_cell_forms),
 		cmocka_unit_test(test_document_rejections),
 		cmocka_unit_test(test_time_round_trip),
+		cmocka_unit_test(test_arena),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
