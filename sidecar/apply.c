@@ -24,6 +24,7 @@ struct table_plan {
 	const struct pl_table *pt;
 	size_t map[PAYLOAD_MAX_COLUMNS]; /* schema column -> payload column */
 	struct pl_value *local;		 /* nlocal * st->ncols */
+	struct pl_arena *arena;		 /* the bytes of local */
 	size_t nlocal;
 	size_t *ins, nins;
 	struct update *upd;
@@ -140,8 +141,7 @@ static void plan_free(struct plan *pl)
 {
 	for (size_t i = 0; i < pl->ntables; i++) {
 		struct table_plan *tp = &pl->t[i];
-		for (size_t k = 0; k < tp->nlocal * tp->st->ncols; k++)
-			pl_value_clear(&tp->local[k]);
+		pl_arena_free(&tp->arena);
 		free(tp->local);
 		free(tp->ins);
 		free(tp->upd);
@@ -192,7 +192,7 @@ static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errl
 			cap = ncap;
 		}
 		for (size_t c = 0; c < nc; c++)
-			pl_value_from_sqlite(&tp->local[tp->nlocal * nc + c], st, (int)c, NULL);
+			pl_value_from_sqlite(&tp->local[tp->nlocal * nc + c], st, (int)c, &tp->arena);
 		tp->nlocal++;
 	}
 	sqlite3_finalize(st);
