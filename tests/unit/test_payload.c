@@ -226,6 +226,12 @@ static void test_document_rejections(void **state)
 	expect_reject("{\"format\":1,\"sender\":\"AAAA\",\"recipient\":\"" KEY "\",\"generation\":\"5\",\"issued_at\":\"2026-11-22T20:00:00Z\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"sender\" is not a base64");
 	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"b\"],\"rows\":[[\"i:1\"]]}]}", "row 0 does not have 2 cells");
 	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[[1]]}]}", "row 0 column a: malformed cell");
+	/* Width before content, whichever cell is bad; a bad row after good ones. */
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"b\"],\"rows\":[[1]]}]}", "row 0 does not have 2 cells");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[[\"t:x\",1]]}]}", "row 0 does not have 1 cells");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[[\"q:1\",\"t:x\"]]}]}", "row 0 does not have 1 cells");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[{\"a\":\"t:x\"}]}]}", "row 0 does not have 1 cells");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"b\"],\"rows\":[[\"t:x\",\"b:AA==\"],[null,\"x:dA==\"]]}]}", "row 1 column b: malformed cell");
 	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"a\"],\"rows\":[]}]}", "column a appears twice");
 	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[]},{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[]}]}", "table t appears twice");
 	expect_reject("{\"format\":1,\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"-1\",\"issued_at\":\"2026-11-22T20:00:00Z\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"generation\" must be a decimal string");
