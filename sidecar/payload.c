@@ -180,6 +180,17 @@ static bool utf8_plain(const uint8_t *s, size_t n)
 		uint8_t c = s[i];
 		size_t need;
 		uint32_t cp;
+		uint64_t w;
+		/* Eight ASCII bytes, none of them NUL, at a time. */
+		if (n - i >= 8) {
+			memcpy(&w, s + i, 8);
+			if (((w | ((w & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full)) &
+			     0x8080808080808080ull) == 0x8080808080808080ull &&
+			    (w & 0x8080808080808080ull) == 0) {
+				i += 8;
+				continue;
+			}
+		}
 		if (c == 0)
 			return false;
 		if (c < 0x80) {

@@ -194,6 +194,28 @@ static void test_cell_forms(void **state)
 			fail_msg("accepted %s", bad[i]);
 		pl_value_clear(&v);
 	}
+	/* ASCII runs (checked eight bytes at a time) with one NUL, one 0x80,
+	 * one 0x7f or one two-byte character at every position. */
+	for (size_t n = 0; n <= 24; n++) {
+		for (size_t at = 0; at <= n; at++) {
+			static const uint8_t odd[] = {0x00, 0x80, 0x7f, 0xc3};
+			for (size_t k = 0; k < sizeof(odd); k++) {
+				uint8_t buf[32];
+				struct pl_value t = {.type = PL_TEXT, .u.bytes = buf};
+				bool is_null;
+				memset(buf, 'a', sizeof(buf));
+				if (at < n)
+					buf[at] = odd[k];
+				if (at < n && odd[k] == 0xc3 && at + 1 < n)
+					buf[at + 1] = 0xa9;
+				t.len = n;
+				char *e = pl_value_encode(&t, &is_null);
+				bool plain = at == n || odd[k] == 0x7f || (odd[k] == 0xc3 && at + 1 < n);
+				assert_int_equal(e[0], plain ? 't' : 'x');
+				free(e);
+			}
+		}
+	}
 }
 
 static void expect_reject(const char *doc, const char *want)
