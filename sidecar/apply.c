@@ -24,6 +24,7 @@ struct table_plan {
 	const struct pl_table *pt;
 	size_t map[PAYLOAD_MAX_COLUMNS]; /* schema column -> payload column */
 	struct pl_value *local;		 /* nlocal * st->ncols */
+	struct pl_arena *arena;		 /* the bytes of local */
 	size_t nlocal;
 	size_t *ins, nins;
 	struct update *upd;
@@ -59,12 +60,23 @@ struct keymap {
 	size_t *row; /* row + 1; 0 = empty */
 };
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+/* Mixes n bytes into h eight at a time (a byte-at-a-time FNV was most of
+ * the diff's time). Only for the in-memory map: keys_equal decides. */
+static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	uint64_t w;
+
+	for (; n >= 8; b += 8, n -= 8) {
+		memcpy(&w, b, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	w = (uint64_t)n << 56;
+	if (n > 0)
+		memcpy(&w, b, n); /* n < 8: the top byte keeps n */
+	h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
 }
 
 static uint64_t key_hash(const struct pl_value *row, const struct schema_table *st, const size_t *map)
@@ -73,13 +85,13 @@ static uint64_t key_hash(const struct pl_value *row, const struct schema_table *
 
 	for (size_t k = 0; k < st->nkey; k++) {
 		const struct pl_value *v = &row[map ? map[st->key[k]] : st->key[k]];
-		h = fnv(h, &v->type, sizeof(v->type));
+		h = mix(h, &v->type, sizeof(v->type));
 		if (v->type == PL_INT)
-			h = fnv(h, &v->u.i, 8);
+			h = mix(h, &v->u.i, 8);
 		else if (v->type == PL_REAL)
-			h = fnv(h, &v->u.r, 8);
+			h = mix(h, &v->u.r, 8);
 		else if (v->type != PL_NULL)
-			h = fnv(h, v->u.bytes, v->len);
+			h = mix(h, v->u.bytes, v->len);
 	}
 	return h;
 }
@@ -140,8 +152,7 @@ static void plan_free(struct plan *pl)
 {
 	for (size_t i = 0; i < pl->ntables; i++) {
 		struct table_plan *tp = &pl->t[i];
-		for (size_t k = 0; k < tp->nlocal * tp->st->ncols; k++)
-			pl_value_clear(&tp->local[k]);
+		pl_arena_free(&tp->arena);
 		free(tp->local);
 		free(tp->ins);
 		free(tp->upd);
@@ -192,7 +203,7 @@ static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errl
 			cap = ncap;
 		}
 		for (size_t c = 0; c < nc; c++)
-			pl_value_from_sqlite(&tp->local[tp->nlocal * nc + c], st, (int)c);
+			pl_value_from_sqlite(&tp->local[tp->nlocal * nc + c], st, (int)c, &tp->arena);
 		tp->nlocal++;
 	}
 	sqlite3_finalize(st);

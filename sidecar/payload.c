@@ -1,6 +1,10 @@
-/* payload: document model and JSON codec. Encoding prints one row at a time
- * through cJSON so memory stays near the size of the output; decoding parses
- * with cJSON and validates every member before the caller sees anything. */
+/* payload: document model and JSON codec. Encoding prints rows straight into
+ * one growing buffer, byte for byte as cJSON would print them (cJSON only for
+ * the header and names), so memory stays near the size of the output;
+ * decoding parses with cJSON and validates every member before the caller
+ * sees anything.
+ * Decoded and exported tables keep their cells' bytes in one arena per table
+ * (a malloc and free per cell cost more than the rest of open and apply). */
 #include "errbuf.h"
 #include "payload.h"
 
@@ -26,11 +30,53 @@ void pl_value_clear(struct pl_value *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static int set_bytes(struct pl_value *v, enum pl_type type, const void *p, size_t n)
+struct pl_arena {
+	struct pl_arena *next;
+	size_t used, cap;
+	uint8_t data[];
+};
+
+#define ARENA_BLOCK 65536
+
+uint8_t *pl_arena_alloc(struct pl_arena **a, size_t n)
+{
+	struct pl_arena *b = *a;
+
+	if (b == NULL || b->cap - b->used < n) {
+		/* A value too large for a block gets a block of its own, kept behind
+		 * the current one so the space left in that one is not lost. */
+		size_t cap = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+		if (n > SIZE_MAX - sizeof(*b) || (b = malloc(sizeof(*b) + cap)) == NULL)
+			return NULL;
+		b->used = 0;
+		b->cap = cap;
+		if (cap == n && *a != NULL) {
+			b->next = (*a)->next;
+			(*a)->next = b;
+		} else {
+			b->next = *a;
+			*a = b;
+		}
+	}
+	b->used += n;
+	return b->data + b->used - n;
+}
+
+void pl_arena_free(struct pl_arena **a)
+{
+	while (*a != NULL) {
+		struct pl_arena *next = (*a)->next;
+		free(*a);
+		*a = next;
+	}
+}
+
+static int set_bytes(struct pl_value *v, enum pl_type type, const void *p, size_t n,
+		     struct pl_arena **a)
 {
 	v->type = type;
 	v->len = n;
-	v->u.bytes = malloc(n + 1);
+	v->u.bytes = a != NULL ? pl_arena_alloc(a, n + 1) : malloc(n + 1);
 	if (v->u.bytes == NULL)
 		return -1;
 	if (n > 0)
@@ -39,7 +85,7 @@ static int set_bytes(struct pl_value *v, enum pl_type type, const void *p, size_
 	return 0;
 }
 
-int pl_value_from_sqlite(struct pl_value *v, sqlite3_stmt *st, int col)
+int pl_value_from_sqlite(struct pl_value *v, sqlite3_stmt *st, int col, struct pl_arena **a)
 {
 	memset(v, 0, sizeof(*v));
 	switch (sqlite3_column_type(st, col)) {
@@ -53,11 +99,11 @@ int pl_value_from_sqlite(struct pl_value *v, sqlite3_stmt *st, int col)
 		return 0;
 	case SQLITE_TEXT: {
 		const unsigned char *p = sqlite3_column_text(st, col);
-		return set_bytes(v, PL_TEXT, p, (size_t)sqlite3_column_bytes(st, col));
+		return set_bytes(v, PL_TEXT, p, (size_t)sqlite3_column_bytes(st, col), a);
 	}
 	case SQLITE_BLOB: {
 		const void *p = sqlite3_column_blob(st, col);
-		return set_bytes(v, PL_BLOB, p, (size_t)sqlite3_column_bytes(st, col));
+		return set_bytes(v, PL_BLOB, p, (size_t)sqlite3_column_bytes(st, col), a);
 	}
 	default:
 		v->type = PL_NULL;
@@ -134,6 +180,17 @@ static bool utf8_plain(const uint8_t *s, size_t n)
 		uint8_t c = s[i];
 		size_t need;
 		uint32_t cp;
+		uint64_t w;
+		/* Eight ASCII bytes, none of them NUL, at a time. */
+		if (n - i >= 8) {
+			memcpy(&w, s + i, 8);
+			if (((w | ((w & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full)) &
+			     0x8080808080808080ull) == 0x8080808080808080ull &&
+			    (w & 0x8080808080808080ull) == 0) {
+				i += 8;
+				continue;
+			}
+		}
 		if (c == 0)
 			return false;
 		if (c < 0x80) {
@@ -253,10 +310,11 @@ static int decode_real(const char *s, double *out)
 	return 0;
 }
 
-int pl_value_decode(const char *s, struct pl_value *v)
+int pl_value_decode(const char *s, struct pl_value *v, struct pl_arena **a)
 {
 	uint8_t *buf;
 	size_t n;
+	int rc;
 
 	memset(v, 0, sizeof(*v));
 	if (s[0] == '\0' || s[1] != ':')
@@ -272,16 +330,25 @@ int pl_value_decode(const char *s, struct pl_value *v)
 		n = strlen(s + 2);
 		if (!utf8_plain((const uint8_t *)s + 2, n))
 			return -1;
-		return set_bytes(v, PL_TEXT, s + 2, n);
+		return set_bytes(v, PL_TEXT, s + 2, n, a);
 	case 'x':
 	case 'b':
 		if (b64_decode_alloc(s + 2, strlen(s + 2), &buf, &n) == -1)
 			return -1;
-		v->type = s[0] == 'x' ? PL_TEXT : PL_BLOB;
-		v->u.bytes = buf; /* b64_decode_alloc NUL-terminates */
-		v->len = n;
 		/* One encoding per value: text that could travel as "t:" must. */
-		return v->type == PL_TEXT && utf8_plain(buf, n) ? -1 : 0;
+		if (s[0] == 'x' && utf8_plain(buf, n)) {
+			free(buf);
+			return -1;
+		}
+		if (a == NULL) {
+			v->type = s[0] == 'x' ? PL_TEXT : PL_BLOB;
+			v->u.bytes = buf; /* b64_decode_alloc NUL-terminates */
+			v->len = n;
+			return 0;
+		}
+		rc = set_bytes(v, s[0] == 'x' ? PL_TEXT : PL_BLOB, buf, n, a);
+		free(buf);
+		return rc;
 	default:
 		return -1;
 	}
@@ -318,8 +385,11 @@ int payload_parse_time(const char *s, int64_t *t)
 
 static void table_free(struct pl_table *t)
 {
-	for (size_t i = 0; i < t->nrows * t->ncols; i++)
-		pl_value_clear(&t->cells[i]);
+	if (t->arena != NULL)
+		pl_arena_free(&t->arena);
+	else
+		for (size_t i = 0; i < t->nrows * t->ncols; i++)
+			pl_value_clear(&t->cells[i]);
 	for (size_t i = 0; i < t->ncols; i++)
 		free(t->cols[i]);
 	free(t->cols);
@@ -357,10 +427,11 @@ struct outbuf {
 	bool failed;
 };
 
-static void out_put(struct outbuf *o, const char *s, size_t n)
+/* Makes room for n more bytes past o->len (and the NUL); NULL on failure. */
+static char *out_room(struct outbuf *o, size_t n)
 {
 	if (o->failed)
-		return;
+		return NULL;
 	if (o->len + n + 1 > o->cap) {
 		size_t cap = o->cap == 0 ? 65536 : o->cap;
 		while (cap < o->len + n + 1)
@@ -368,12 +439,21 @@ static void out_put(struct outbuf *o, const char *s, size_t n)
 		char *np = realloc(o->p, cap);
 		if (np == NULL) {
 			o->failed = true;
-			return;
+			return NULL;
 		}
 		o->p = np;
 		o->cap = cap;
 	}
-	memcpy(o->p + o->len, s, n);
+	return o->p + o->len;
+}
+
+static void out_put(struct outbuf *o, const char *s, size_t n)
+{
+	char *dst = out_room(o, n);
+
+	if (dst == NULL)
+		return;
+	memcpy(dst, s, n);
 	o->len += n;
 	o->p[o->len] = '\0';
 }
@@ -393,22 +473,94 @@ static void out_json(struct outbuf *o, cJSON *item)
 	cJSON_Delete(item);
 }
 
-static cJSON *row_to_json(const struct pl_table *t, size_t r)
+/* A JSON string body exactly as cJSON prints it: '"' and '\\' and the
+ * control characters escaped (\b \f \n \r \t, others \u00xx), every
+ * other byte as it is. */
+static void out_escaped(struct outbuf *o, const uint8_t *s, size_t n)
 {
-	cJSON *row = cJSON_CreateArray();
+	size_t i = 0;
 
-	for (size_t c = 0; row != NULL && c < t->ncols; c++) {
-		bool is_null;
-		char *cell = pl_value_encode(pl_cell(t, r, c), &is_null);
-		cJSON *item = is_null ? cJSON_CreateNull() : cell ? cJSON_CreateString(cell) : NULL;
-		free(cell);
-		if (item == NULL || !cJSON_AddItemToArray(row, item)) {
-			cJSON_Delete(item);
-			cJSON_Delete(row);
-			return NULL;
+	while (i < n) {
+		size_t k = i;
+		while (k < n && s[k] > 31 && s[k] != '"' && s[k] != '\\')
+			k++;
+		out_put(o, (const char *)s + i, k - i);
+		if (k == n)
+			break;
+		char esc[8];
+		switch (s[k]) {
+		case '"': out_str(o, "\\\""); break;
+		case '\\': out_str(o, "\\\\"); break;
+		case '\b': out_str(o, "\\b"); break;
+		case '\f': out_str(o, "\\f"); break;
+		case '\n': out_str(o, "\\n"); break;
+		case '\r': out_str(o, "\\r"); break;
+		case '\t': out_str(o, "\\t"); break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", s[k]);
+			out_str(o, esc);
 		}
+		i = k + 1;
 	}
-	return row;
+}
+
+/* "p:" + base64 of the bytes, quoted. */
+static void out_b64(struct outbuf *o, char prefix, const uint8_t *p, size_t n)
+{
+	char head[4] = {'"', prefix, ':', '\0'};
+	char *dst;
+
+	out_str(o, head);
+	dst = out_room(o, b64_encoded_len(n));
+	if (dst != NULL)
+		o->len += b64_encode(dst, p, n);
+	out_str(o, "\"");
+}
+
+/* One cell as pl_value_encode gives it, printed as cJSON prints a string. */
+static void out_cell(struct outbuf *o, const struct pl_value *v)
+{
+	char num[40];
+
+	switch (v->type) {
+	case PL_INT:
+		snprintf(num, sizeof(num), "\"i:%" PRId64 "\"", v->u.i);
+		out_str(o, num);
+		break;
+	case PL_REAL:
+		if (isinf(v->u.r))
+			snprintf(num, sizeof(num), "\"r:%s\"", v->u.r > 0 ? "inf" : "-inf");
+		else
+			snprintf(num, sizeof(num), "\"r:%.17g\"", v->u.r);
+		out_str(o, num);
+		break;
+	case PL_TEXT:
+		if (!utf8_plain(v->u.bytes, v->len)) {
+			out_b64(o, 'x', v->u.bytes, v->len);
+			break;
+		}
+		out_str(o, "\"t:");
+		out_escaped(o, v->u.bytes, v->len);
+		out_str(o, "\"");
+		break;
+	case PL_BLOB:
+		out_b64(o, 'b', v->u.bytes, v->len);
+		break;
+	default:
+		out_str(o, "null");
+	}
+}
+
+/* A row as cJSON_PrintUnformatted would print it, without building it. */
+static void out_row(struct outbuf *o, const struct pl_table *t, size_t r)
+{
+	out_str(o, "[");
+	for (size_t c = 0; c < t->ncols; c++) {
+		if (c > 0)
+			out_str(o, ",");
+		out_cell(o, pl_cell(t, r, c));
+	}
+	out_str(o, "]");
 }
 
 static void encode_table(struct outbuf *o, const struct pl_table *t)
@@ -421,7 +573,7 @@ static void encode_table(struct outbuf *o, const struct pl_table *t)
 	for (size_t r = 0; r < t->nrows && !o->failed; r++) {
 		if (r > 0)
 			out_str(o, ",");
-		out_json(o, row_to_json(t, r));
+		out_row(o, t, r);
 	}
 	out_str(o, "]}");
 }
@@ -549,20 +701,26 @@ static int decode_rows(cJSON *rows, struct pl_table *t, char *err, size_t errlen
 	if (t->cells == NULL)
 		return errf(err, errlen, "out of memory");
 	while ((row = rows->child) != NULL) {
-		size_t c = 0;
-		if (!cJSON_IsArray(row) || (size_t)cJSON_GetArraySize(row) != t->ncols)
+		size_t c = 0, bad = SIZE_MAX;
+		if (!cJSON_IsArray(row))
 			return errf(err, errlen, "table %s: row %zu does not have %zu cells", t->name, r,
 				   t->ncols);
 		t->nrows = r + 1; /* so payload_free releases what was decoded */
+		/* One walk counts and decodes (a separate count cost 10% of open);
+		 * a wrong width is still reported before a malformed cell. */
 		cJSON_ArrayForEach(cell, row) {
-			struct pl_value *v = pl_cell(t, r, c);
-			if (cJSON_IsNull(cell))
-				v->type = PL_NULL;
-			else if (!cJSON_IsString(cell) || pl_value_decode(cell->valuestring, v) == -1)
-				return errf(err, errlen, "table %s: row %zu column %s: malformed cell",
-					   t->name, r, t->cols[c]);
+			if (c < t->ncols && bad == SIZE_MAX && !cJSON_IsNull(cell) &&
+			    (!cJSON_IsString(cell) ||
+			     pl_value_decode(cell->valuestring, pl_cell(t, r, c), &t->arena) == -1))
+				bad = c;
 			c++;
 		}
+		if (c != t->ncols)
+			return errf(err, errlen, "table %s: row %zu does not have %zu cells", t->name, r,
+				   t->ncols);
+		if (bad != SIZE_MAX)
+			return errf(err, errlen, "table %s: row %zu column %s: malformed cell",
+				   t->name, r, t->cols[bad]);
 		cJSON_Delete(cJSON_DetachItemViaPointer(rows, row));
 		r++;
 	}

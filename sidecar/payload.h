@@ -17,8 +17,9 @@
 
 enum pl_type { PL_NULL = 0, PL_INT, PL_REAL, PL_TEXT, PL_BLOB };
 
-/* One SQLite value with its storage class. TEXT and BLOB own their bytes
- * (len bytes plus a NUL terminator not counted in len). */
+/* One SQLite value with its storage class. TEXT and BLOB hold len bytes
+ * plus a NUL terminator not counted in len; they own those bytes unless the
+ * bytes came from an arena, which then owns them. */
 struct pl_value {
 	enum pl_type type;
 	size_t len;
@@ -29,12 +30,21 @@ struct pl_value {
 	} u;
 };
 
+/* Chunked byte storage for many cell values: one malloc per 64 KiB instead
+ * of one per cell, freed all at once. Bytes handed out never move. An empty
+ * arena is a NULL pointer. */
+struct pl_arena;
+/* Returns n bytes owned by *a, or NULL on allocation failure. */
+uint8_t *pl_arena_alloc(struct pl_arena **a, size_t n);
+void pl_arena_free(struct pl_arena **a);
+
 struct pl_table {
 	char *name;
 	size_t ncols;
 	char **cols;
 	size_t nrows;
 	struct pl_value *cells; /* nrows * ncols, row-major */
+	struct pl_arena *arena; /* when non-NULL, owns the bytes of every cell */
 };
 
 struct payload {
@@ -67,19 +77,21 @@ int payload_encode(const struct payload *p, char **out, size_t *len);
  * A document of another format yields "unsupported payload format N". */
 int payload_decode(const uint8_t *json, size_t len, struct payload *p, char *err, size_t errlen);
 
-/* Cells. */
-int pl_value_from_sqlite(struct pl_value *v, sqlite3_stmt *st, int col);
+/* Cells. The functions that make a value take its bytes from *a when a is
+ * not NULL (the arena then owns them), otherwise from malloc (v owns them). */
+int pl_value_from_sqlite(struct pl_value *v, sqlite3_stmt *st, int col, struct pl_arena **a);
 int pl_value_bind(sqlite3_stmt *st, int idx, const struct pl_value *v);
 /* True when column col of the current row of st holds exactly v (same
  * storage class and bytes; REAL compared bit for bit). */
 bool pl_value_equals_column(const struct pl_value *v, sqlite3_stmt *st, int col);
 bool pl_value_equal(const struct pl_value *a, const struct pl_value *b);
+/* Frees v's bytes (never call it on a value whose bytes an arena owns). */
 void pl_value_clear(struct pl_value *v);
 /* Encodes one cell in its "i:", "r:", "t:", "x:", "b:" form (malloc'd), or
  * returns NULL for a NULL value and sets *is_null. */
 char *pl_value_encode(const struct pl_value *v, bool *is_null);
 /* Decodes one cell string; returns 0 or -1. */
-int pl_value_decode(const char *s, struct pl_value *v);
+int pl_value_decode(const char *s, struct pl_value *v, struct pl_arena **a);
 
 /* RFC 3339 UTC with seconds, e.g. "2026-11-22T20:00:00Z"; buf >= 21 bytes. */
 void payload_format_time(int64_t t, char buf[static 21]);

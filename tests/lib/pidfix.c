@@ -147,7 +147,7 @@ void fx_row(sqlite3 *db, const char *table, ...)
 	struct pl_value pv[64];
 	memset(pv, 0, sizeof(pv));
 	for (size_t i = 0; i < n; i++) {
-		if (vals[i] != NULL && pl_value_decode(vals[i], &pv[i]) != 0)
+		if (vals[i] != NULL && pl_value_decode(vals[i], &pv[i], NULL) != 0)
 			fail_msg("bad cell %s", vals[i]);
 		pl_value_bind(ins, (int)i + 1, &pv[i]);
 	}

@@ -1,8 +1,11 @@
 /* Unit tests for payload: the document codec's strictness and a property
  * test proving every SQLite storage class survives byte for byte (quote() of
- * every cell equal on both sides). */
+ * every cell equal on both sides), rows printed exactly as cJSON would, and
+ * the cell arena. */
 #include "payload.h"
 #include "testutil.h"
+
+#include <cjson/cJSON.h>
 
 #include <float.h>
 #include <math.h>
@@ -102,7 +105,7 @@ static void table_from_db(sqlite3 *db, struct payload *p)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		assert_true(t->nrows < cap);
 		for (int c = 0; c < 5; c++)
-			assert_int_equal(pl_value_from_sqlite(pl_cell(t, t->nrows, (size_t)c), st, c), 0);
+			assert_int_equal(pl_value_from_sqlite(pl_cell(t, t->nrows, (size_t)c), st, c, NULL), 0);
 		t->nrows++;
 	}
 	sqlite3_finalize(st);
@@ -181,15 +184,37 @@ static void test_cell_forms(void **state)
 	struct pl_value v;
 	(void)state;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		if (pl_value_decode(ok[i].in, &v) != 0)
+		if (pl_value_decode(ok[i].in, &v, NULL) != 0)
 			fail_msg("rejected %s", ok[i].in);
 		assert_int_equal(v.type, ok[i].type);
 		pl_value_clear(&v);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (pl_value_decode(bad[i], &v) != -1)
+		if (pl_value_decode(bad[i], &v, NULL) != -1)
 			fail_msg("accepted %s", bad[i]);
 		pl_value_clear(&v);
+	}
+	/* ASCII runs (checked eight bytes at a time) with one NUL, one 0x80,
+	 * one 0x7f or one two-byte character at every position. */
+	for (size_t n = 0; n <= 24; n++) {
+		for (size_t at = 0; at <= n; at++) {
+			static const uint8_t odd[] = {0x00, 0x80, 0x7f, 0xc3};
+			for (size_t k = 0; k < sizeof(odd); k++) {
+				uint8_t buf[32];
+				struct pl_value t = {.type = PL_TEXT, .u.bytes = buf};
+				bool is_null;
+				memset(buf, 'a', sizeof(buf));
+				if (at < n)
+					buf[at] = odd[k];
+				if (at < n && odd[k] == 0xc3 && at + 1 < n)
+					buf[at + 1] = 0xa9;
+				t.len = n;
+				char *e = pl_value_encode(&t, &is_null);
+				bool plain = at == n || odd[k] == 0x7f || (odd[k] == 0xc3 && at + 1 < n);
+				assert_int_equal(e[0], plain ? 't' : 'x');
+				free(e);
+			}
+		}
 	}
 }
 
@@ -223,10 +248,89 @@ static void test_document_rejections(void **state)
 	expect_reject("{\"format\":1,\"sender\":\"AAAA\",\"recipient\":\"" KEY "\",\"generation\":\"5\",\"issued_at\":\"2026-11-22T20:00:00Z\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"sender\" is not a base64");
 	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"b\"],\"rows\":[[\"i:1\"]]}]}", "row 0 does not have 2 cells");
 	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[[1]]}]}", "row 0 column a: malformed cell");
+	/* Width before content, whichever cell is bad; a bad row after good ones. */
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"b\"],\"rows\":[[1]]}]}", "row 0 does not have 2 cells");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[[\"t:x\",1]]}]}", "row 0 does not have 1 cells");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[[\"q:1\",\"t:x\"]]}]}", "row 0 does not have 1 cells");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[{\"a\":\"t:x\"}]}]}", "row 0 does not have 1 cells");
+	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"b\"],\"rows\":[[\"t:x\",\"b:AA==\"],[null,\"x:dA==\"]]}]}", "row 1 column b: malformed cell");
 	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\",\"a\"],\"rows\":[]}]}", "column a appears twice");
 	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[]},{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[]}]}", "table t appears twice");
 	expect_reject("{\"format\":1,\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"-1\",\"issued_at\":\"2026-11-22T20:00:00Z\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"generation\" must be a decimal string");
 	expect_reject("{\"format\":1,\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"1\",\"issued_at\":\"yesterday\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"issued_at\" is not an RFC 3339");
+}
+
+/* Rows are printed without cJSON; they must come out byte for byte as
+ * cJSON prints the cell strings (the form peers and vectors were made with),
+ * control characters, quotes, backslashes and non-ASCII included. */
+static void test_rows_print_as_cjson(void **state)
+{
+	static const char *const texts[] = {"", "a\x01\x1f\b\f\n\r\t\"\\/\x7f", "h\xc3\xa9 \xf0\x9f\x94\x91",
+					    "\x1b[0m", "</script>"};
+	sqlite3 *db = mem_db("CREATE TABLE t(k INTEGER PRIMARY KEY, a, b, c, d)");
+	struct payload p = {0};
+	sqlite3_stmt *st;
+	char *json, *want = strdup("\"rows\":[");
+	size_t len;
+	(void)state;
+	fill_random(db, 500);
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t VALUES(NULL,?,?,?,?)", -1, &st, NULL), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		for (int c = 1; c <= 4; c++)
+			sqlite3_bind_text(st, c, texts[(i + (size_t)c) % 5], -1, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	table_from_db(db, &p);
+	assert_int_equal(payload_encode(&p, &json, &len), 0);
+	for (size_t r = 0; r < p.tables[0].nrows; r++) {
+		cJSON *row = cJSON_CreateArray();
+		for (size_t c = 0; c < p.tables[0].ncols; c++) {
+			bool is_null;
+			char *cell = pl_value_encode(pl_cell(&p.tables[0], r, c), &is_null);
+			cJSON_AddItemToArray(row, is_null ? cJSON_CreateNull() : cJSON_CreateString(cell));
+			free(cell);
+		}
+		char *s = cJSON_PrintUnformatted(row);
+		size_t n = strlen(want);
+		want = realloc(want, n + strlen(s) + 2);
+		sprintf(want + n, "%s%s", r > 0 ? "," : "", s);
+		free(s);
+		cJSON_Delete(row);
+	}
+	want = realloc(want, strlen(want) + 3);
+	strcat(want, "]}");
+	assert_non_null(strstr(json, want));
+	free(want);
+	free(json);
+	payload_free(&p);
+	sqlite3_close(db);
+}
+
+/* Arena bytes never move or overlap: small values fill blocks, large ones
+ * (over a quarter block) get blocks of their own without wasting the current. */
+static void test_arena(void **state)
+{
+	static const size_t sizes[] = {1, 0, 100, 16384, 16385, 70000, 3, 65536, 40000, 40000, 7};
+	struct pl_arena *a = NULL;
+	uint8_t *got[200];
+	size_t n = 0;
+	(void)state;
+	for (int round = 0; round < 18; round++) {
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++, n++) {
+			got[n] = pl_arena_alloc(&a, sizes[i]);
+			assert_non_null(got[n]);
+			memset(got[n], (int)(n & 0xff), sizes[i]);
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		size_t len = sizes[k % (sizeof(sizes) / sizeof(sizes[0]))];
+		for (size_t j = 0; j < len; j++)
+			assert_int_equal(got[k][j], (uint8_t)(k & 0xff));
+	}
+	pl_arena_free(&a);
+	assert_null(a);
 }
 
 static void test_time_round_trip(void **state)
@@ -249,6 +353,8 @@ int main(void)
 		cmocka_unit_test(test_cell_forms),
 		cmocka_unit_test(test_document_rejections),
 		cmocka_unit_test(test_time_round_trip),
+		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_rows_print_as_cjson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
