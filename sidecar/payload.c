@@ -1,8 +1,6 @@
-/* payload: document model and JSON codec. Encoding prints rows straight into
- * one growing buffer, byte for byte as cJSON would print them (cJSON only for
- * the header and names), so memory stays near the size of the output;
- * decoding parses with cJSON and validates every member before the caller
- * sees anything.
+/* payload: document model and JSON codec. Encoding prints one row at a time
+ * through cJSON so memory stays near the size of the output; decoding parses
+ * with cJSON and validates every member before the caller sees anything.
  * Decoded and exported tables keep their cells' bytes in one arena per table
  * (a malloc and free per cell cost more than the rest of open and apply). */
 #include "errbuf.h"
@@ -427,11 +425,10 @@ struct outbuf {
 	bool failed;
 };
 
-/* Makes room for n more bytes past o->len (and the NUL); NULL on failure. */
-static char *out_room(struct outbuf *o, size_t n)
+static void out_put(struct outbuf *o, const char *s, size_t n)
 {
 	if (o->failed)
-		return NULL;
+		return;
 	if (o->len + n + 1 > o->cap) {
 		size_t cap = o->cap == 0 ? 65536 : o->cap;
 		while (cap < o->len + n + 1)
@@ -439,21 +436,12 @@ static char *out_room(struct outbuf *o, size_t n)
 		char *np = realloc(o->p, cap);
 		if (np == NULL) {
 			o->failed = true;
-			return NULL;
+			return;
 		}
 		o->p = np;
 		o->cap = cap;
 	}
-	return o->p + o->len;
-}
-
-static void out_put(struct outbuf *o, const char *s, size_t n)
-{
-	char *dst = out_room(o, n);
-
-	if (dst == NULL)
-		return;
-	memcpy(dst, s, n);
+	memcpy(o->p + o->len, s, n);
 	o->len += n;
 	o->p[o->len] = '\0';
 }
@@ -473,94 +461,22 @@ static void out_json(struct outbuf *o, cJSON *item)
 	cJSON_Delete(item);
 }
 
-/* A JSON string body exactly as cJSON prints it: '"' and '\\' and the
- * control characters escaped (\b \f \n \r \t, others \u00xx), every
- * other byte as it is. */
-static void out_escaped(struct outbuf *o, const uint8_t *s, size_t n)
+static cJSON *row_to_json(const struct pl_table *t, size_t r)
 {
-	size_t i = 0;
+	cJSON *row = cJSON_CreateArray();
 
-	while (i < n) {
-		size_t k = i;
-		while (k < n && s[k] > 31 && s[k] != '"' && s[k] != '\\')
-			k++;
-		out_put(o, (const char *)s + i, k - i);
-		if (k == n)
-			break;
-		char esc[8];
-		switch (s[k]) {
-		case '"': out_str(o, "\\\""); break;
-		case '\\': out_str(o, "\\\\"); break;
-		case '\b': out_str(o, "\\b"); break;
-		case '\f': out_str(o, "\\f"); break;
-		case '\n': out_str(o, "\\n"); break;
-		case '\r': out_str(o, "\\r"); break;
-		case '\t': out_str(o, "\\t"); break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04x", s[k]);
-			out_str(o, esc);
+	for (size_t c = 0; row != NULL && c < t->ncols; c++) {
+		bool is_null;
+		char *cell = pl_value_encode(pl_cell(t, r, c), &is_null);
+		cJSON *item = is_null ? cJSON_CreateNull() : cell ? cJSON_CreateString(cell) : NULL;
+		free(cell);
+		if (item == NULL || !cJSON_AddItemToArray(row, item)) {
+			cJSON_Delete(item);
+			cJSON_Delete(row);
+			return NULL;
 		}
-		i = k + 1;
 	}
-}
-
-/* "p:" + base64 of the bytes, quoted. */
-static void out_b64(struct outbuf *o, char prefix, const uint8_t *p, size_t n)
-{
-	char head[4] = {'"', prefix, ':', '\0'};
-	char *dst;
-
-	out_str(o, head);
-	dst = out_room(o, b64_encoded_len(n));
-	if (dst != NULL)
-		o->len += b64_encode(dst, p, n);
-	out_str(o, "\"");
-}
-
-/* One cell as pl_value_encode gives it, printed as cJSON prints a string. */
-static void out_cell(struct outbuf *o, const struct pl_value *v)
-{
-	char num[40];
-
-	switch (v->type) {
-	case PL_INT:
-		snprintf(num, sizeof(num), "\"i:%" PRId64 "\"", v->u.i);
-		out_str(o, num);
-		break;
-	case PL_REAL:
-		if (isinf(v->u.r))
-			snprintf(num, sizeof(num), "\"r:%s\"", v->u.r > 0 ? "inf" : "-inf");
-		else
-			snprintf(num, sizeof(num), "\"r:%.17g\"", v->u.r);
-		out_str(o, num);
-		break;
-	case PL_TEXT:
-		if (!utf8_plain(v->u.bytes, v->len)) {
-			out_b64(o, 'x', v->u.bytes, v->len);
-			break;
-		}
-		out_str(o, "\"t:");
-		out_escaped(o, v->u.bytes, v->len);
-		out_str(o, "\"");
-		break;
-	case PL_BLOB:
-		out_b64(o, 'b', v->u.bytes, v->len);
-		break;
-	default:
-		out_str(o, "null");
-	}
-}
-
-/* A row as cJSON_PrintUnformatted would print it, without building it. */
-static void out_row(struct outbuf *o, const struct pl_table *t, size_t r)
-{
-	out_str(o, "[");
-	for (size_t c = 0; c < t->ncols; c++) {
-		if (c > 0)
-			out_str(o, ",");
-		out_cell(o, pl_cell(t, r, c));
-	}
-	out_str(o, "]");
+	return row;
 }
 
 static void encode_table(struct outbuf *o, const struct pl_table *t)
@@ -573,7 +489,7 @@ static void encode_table(struct outbuf *o, const struct pl_table *t)
 	for (size_t r = 0; r < t->nrows && !o->failed; r++) {
 		if (r > 0)
 			out_str(o, ",");
-		out_row(o, t, r);
+		out_json(o, row_to_json(t, r));
 	}
 	out_str(o, "]}");
 }

@@ -1,11 +1,8 @@
 /* Unit tests for payload: the document codec's strictness and a property
  * test proving every SQLite storage class survives byte for byte (quote() of
- * every cell equal on both sides), rows printed exactly as cJSON would, and
- * the cell arena. */
+ * every cell equal on both sides), plus the cell arena. */
 #include "payload.h"
 #include "testutil.h"
-
-#include <cjson/cJSON.h>
 
 #include <float.h>
 #include <math.h>
@@ -260,54 +257,6 @@ static void test_document_rejections(void **state)
 	expect_reject("{\"format\":1,\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"1\",\"issued_at\":\"yesterday\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"issued_at\" is not an RFC 3339");
 }
 
-/* Rows are printed without cJSON; they must come out byte for byte as
- * cJSON prints the cell strings (the form peers and vectors were made with),
- * control characters, quotes, backslashes and non-ASCII included. */
-static void test_rows_print_as_cjson(void **state)
-{
-	static const char *const texts[] = {"", "a\x01\x1f\b\f\n\r\t\"\\/\x7f", "h\xc3\xa9 \xf0\x9f\x94\x91",
-					    "\x1b[0m", "</script>"};
-	sqlite3 *db = mem_db("CREATE TABLE t(k INTEGER PRIMARY KEY, a, b, c, d)");
-	struct payload p = {0};
-	sqlite3_stmt *st;
-	char *json, *want = strdup("\"rows\":[");
-	size_t len;
-	(void)state;
-	fill_random(db, 500);
-	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t VALUES(NULL,?,?,?,?)", -1, &st, NULL), SQLITE_OK);
-	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-		for (int c = 1; c <= 4; c++)
-			sqlite3_bind_text(st, c, texts[(i + (size_t)c) % 5], -1, SQLITE_STATIC);
-		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-		sqlite3_reset(st);
-	}
-	sqlite3_finalize(st);
-	table_from_db(db, &p);
-	assert_int_equal(payload_encode(&p, &json, &len), 0);
-	for (size_t r = 0; r < p.tables[0].nrows; r++) {
-		cJSON *row = cJSON_CreateArray();
-		for (size_t c = 0; c < p.tables[0].ncols; c++) {
-			bool is_null;
-			char *cell = pl_value_encode(pl_cell(&p.tables[0], r, c), &is_null);
-			cJSON_AddItemToArray(row, is_null ? cJSON_CreateNull() : cJSON_CreateString(cell));
-			free(cell);
-		}
-		char *s = cJSON_PrintUnformatted(row);
-		size_t n = strlen(want);
-		want = realloc(want, n + strlen(s) + 2);
-		sprintf(want + n, "%s%s", r > 0 ? "," : "", s);
-		free(s);
-		cJSON_Delete(row);
-	}
-	want = realloc(want, strlen(want) + 3);
-	strcat(want, "]}");
-	assert_non_null(strstr(json, want));
-	free(want);
-	free(json);
-	payload_free(&p);
-	sqlite3_close(db);
-}
-
 /* Arena bytes never move or overlap: small values fill blocks, large ones
  * (over a quarter block) get blocks of their own without wasting the current. */
 static void test_arena(void **state)
@@ -354,7 +303,6 @@ int main(void)
 		cmocka_unit_test(test_document_rejections),
 		cmocka_unit_test(test_time_round_trip),
 		cmocka_unit_test(test_arena),
-		cmocka_unit_test(test_rows_print_as_cjson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
