@@ -194,6 +194,7 @@ static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errl
 	}
 	sqlite3_free(sql);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		bool ok = true;
 		if (tp->nlocal == cap) {
 			size_t ncap = cap == 0 ? 64 : cap * 2;
 			struct pl_value *n = realloc(tp->local, ncap * nc * sizeof(*n));
@@ -202,8 +203,11 @@ static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errl
 			tp->local = n;
 			cap = ncap;
 		}
-		for (size_t c = 0; c < nc; c++)
-			pl_value_from_sqlite(&tp->local[tp->nlocal * nc + c], st, (int)c, &tp->arena);
+		/* A row read in part would diff wrongly: stop (rc stays SQLITE_ROW). */
+		for (size_t c = 0; c < nc && ok; c++)
+			ok = pl_value_from_sqlite(&tp->local[tp->nlocal * nc + c], st, (int)c, &tp->arena) == 0;
+		if (!ok)
+			break;
 		tp->nlocal++;
 	}
 	sqlite3_finalize(st);
