@@ -110,6 +110,14 @@ void http_reply_text(struct evhttp_request *req, int status, const char *text)
 	http_reply_bytes(req, status, "text/plain; charset=utf-8", text, strlen(text), NULL);
 }
 
+void http_reply_unauthorized(struct evhttp_request *req)
+{
+	static const char body[] = "unauthorized\n";
+
+	http_reply_bytes(req, 401, "text/plain; charset=utf-8", body, sizeof(body) - 1,
+			 "WWW-Authenticate", "Bearer", NULL);
+}
+
 static void http_wipe_free(const void *data, size_t len, void *arg)
 {
 	(void)arg;

@@ -101,14 +101,6 @@ static int http_secret_equal(const char *a, const char *b)
 	return eq;
 }
 
-static void http_unauthorized(struct evhttp_request *req)
-{
-	static const char body[] = "unauthorized\n";
-
-	http_reply_bytes(req, 401, "text/plain; charset=utf-8", body, sizeof(body) - 1,
-			 "WWW-Authenticate", "Bearer", NULL);
-}
-
 /* With an admin token: that token, from anyone (a local proxy makes every
  * client look like loopback). Without: loopback peers only. Replies and
  * returns 0 when access is refused. */
@@ -121,7 +113,7 @@ static int http_admin_allowed(struct http_server *srv, struct evhttp_request *re
 		ok = http_bearer(req, tok) == 0 && http_secret_equal(tok, srv->admin_token);
 		OPENSSL_cleanse(tok, sizeof(tok));
 		if (!ok)
-			http_unauthorized(req);
+			http_reply_unauthorized(req);
 		return ok;
 	}
 	if (http_addr_is_loopback(evhttp_connection_get_addr(evhttp_request_get_connection(req))))
@@ -194,7 +186,7 @@ static void http_export(struct http_server *srv, struct evhttp_request *req, con
 	if (srv->metrics != NULL)
 		metrics_fail(srv->metrics, rc == 1 ? METRICS_FAIL_AUTH : METRICS_FAIL_INTERNAL);
 	if (rc == 1)
-		http_unauthorized(req);
+		http_reply_unauthorized(req);
 	else
 		http_reply_text(req, 500, "internal error\n");
 }

@@ -65,6 +65,9 @@ void http_reply_bytes(struct evhttp_request *req, int status, const char *conten
 		      const void *data, size_t len, ...) __attribute__((sentinel));
 /* Plain text reply (text/plain; charset=utf-8). */
 void http_reply_text(struct evhttp_request *req, int status, const char *text);
+/* 401 with WWW-Authenticate: Bearer and no detail (which check failed is
+ * never said). */
+void http_reply_unauthorized(struct evhttp_request *req);
 
 /* For a handler that keeps req to answer later (long poll): raises this
  * connection's timeout to HTTP_HOLD_TIMEOUT_SECONDS. libevent 2.1 does not

@@ -176,8 +176,7 @@ static void reply_revoked(struct primary *p, struct evhttp_request *req, const c
 {
 	log_info("export.refused", "peer=%s reason=revoked_while_waiting", peer);
 	metrics_fail(p->m, METRICS_FAIL_AUTH);
-	http_reply_bytes(req, 401, "text/plain; charset=utf-8", "unauthorized\n", 13,
-			 "WWW-Authenticate", "Bearer", NULL);
+	http_reply_unauthorized(req);
 }
 
 /* Answers waiters whose generation moved (one shared snapshot) or whose
