@@ -84,31 +84,7 @@ static void hash_bytes(struct hasher *h, uint8_t tag, const void *p, size_t n)
 		hasher_put(h, p, n);
 }
 
-static void hash_column(struct hasher *h, sqlite3_stmt *st, int c)
-{
-	switch (sqlite3_column_type(st, c)) {
-	case SQLITE_INTEGER: {
-		int64_t v = sqlite3_column_int64(st, c);
-		hash_bytes(h, 'i', &v, sizeof(v));
-		break;
-	}
-	case SQLITE_FLOAT: {
-		double v = sqlite3_column_double(st, c);
-		hash_bytes(h, 'r', &v, sizeof(v));
-		break;
-	}
-	case SQLITE_TEXT:
-		hash_bytes(h, 't', sqlite3_column_text(st, c), (size_t)sqlite3_column_bytes(st, c));
-		break;
-	case SQLITE_BLOB:
-		hash_bytes(h, 'b', sqlite3_column_blob(st, c), (size_t)sqlite3_column_bytes(st, c));
-		break;
-	default:
-		hash_bytes(h, 'n', NULL, 0);
-	}
-}
-
-/* The same bytes as hash_column, from a value already read. */
+/* The one place a cell's storage class is tagged for the content hash. */
 static void hash_value(struct hasher *h, const struct pl_value *v)
 {
 	switch (v->type) {
@@ -127,6 +103,35 @@ static void hash_value(struct hasher *h, const struct pl_value *v)
 	default:
 		hash_bytes(h, 'n', NULL, 0);
 	}
+}
+
+/* A column of the current row, hashed in place: the value borrows SQLite's
+ * bytes (valid until the next step), nothing is copied. */
+static void hash_column(struct hasher *h, sqlite3_stmt *st, int c)
+{
+	struct pl_value v = {.type = PL_NULL};
+
+	switch (sqlite3_column_type(st, c)) {
+	case SQLITE_INTEGER:
+		v.type = PL_INT;
+		v.u.i = sqlite3_column_int64(st, c);
+		break;
+	case SQLITE_FLOAT:
+		v.type = PL_REAL;
+		v.u.r = sqlite3_column_double(st, c);
+		break;
+	case SQLITE_TEXT:
+		v.type = PL_TEXT;
+		v.u.bytes = (uint8_t *)sqlite3_column_text(st, c);
+		v.len = (size_t)sqlite3_column_bytes(st, c);
+		break;
+	case SQLITE_BLOB:
+		v.type = PL_BLOB;
+		v.u.bytes = (uint8_t *)sqlite3_column_blob(st, c);
+		v.len = (size_t)sqlite3_column_bytes(st, c);
+		break;
+	}
+	hash_value(h, &v);
 }
 
 static int table_init(struct pl_table *pt, const struct schema_table *t)
