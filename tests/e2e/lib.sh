@@ -8,14 +8,11 @@ set -u
 BIN=${PIS_BIN:?PIS_BIN must point at the pocket-id-sync binary}
 SRC=${PIS_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PY=/usr/bin/python3
-if ! "$PY" -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; then
-	echo "skip: $PY lacks the cryptography module (Debian: python3-cryptography)"
-	exit 77
-fi
+# shellcheck source=../lib/script.sh
+. "$SRC/tests/lib/script.sh"
+pis_need_python_crypto
 FIX=("$PY" "$SRC/tests/tools/pocketid_fixture.py")
-for v in $(env | sed -n 's/^\(SYNC_[A-Z_]*\|ENCRYPTION_KEY[A-Z_]*\|DB_CONNECTION_STRING\|KEYS_[A-Z_]*\)=.*/\1/p'); do
-	unset "$v"
-done
+pis_clean_env
 
 pass=0 fail=0
 tmp=$(mktemp -d)
