@@ -158,7 +158,7 @@ static void render_progress(struct mbuf *b, const struct metrics *m)
 	gauge_double(b, "last_duration_seconds",
 		     "How long the last successful sync took (a long-poll wait included).",
 		     m->last_duration);
-	gauge_u64(b, "last_payload_bytes", "Size of the last sealed payload received.",
+	gauge_u64(b, "last_payload_bytes", "Size of the last sealed payload sent (primary) or received (secondary).",
 		  m->last_payload_bytes);
 }
 

@@ -39,4 +39,6 @@ same "s: primary_reachable" "$(metric s primary_reachable)" 1
 holds "s: last_success_timestamp_seconds set" metric_above s last_success_timestamp_seconds 0
 same "s: interval_seconds is SYNC_INTERVAL" "$(metric s interval_seconds)" 3600
 same "s: no primary families" "$(metric s peers)" absent
+holds "p: last_payload_bytes is the size it sent" metric_above p last_payload_bytes 0
+same "s: last_payload_bytes is what p sent" "$(metric s last_payload_bytes)" "$(metric p last_payload_bytes)"
 finish
