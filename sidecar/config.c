@@ -20,7 +20,7 @@ const struct config_var config_vars[] = {
 	{"SYNC_ROLE", NULL, "primary or secondary"},
 	{"SYNC_PRIMARY_URL", NULL, "secondary: base URL of the primary's sidecar, e.g. http://10.0.0.1:1412"},
 	{"SYNC_PRIMARY_TOKEN", NULL, "secondary: the string `peer add` printed (pisync1.<key>.<token>)"},
-	{"SYNC_PRIMARY_TOKEN_FILE", NULL, "secondary: file holding SYNC_PRIMARY_TOKEN (mode 0600)"},
+	{"SYNC_PRIMARY_TOKEN_FILE", NULL, "secondary: file holding SYNC_PRIMARY_TOKEN (mode 0600; empty counts as unset)"},
 	{"SYNC_PRIMARY_PUBKEY", NULL, "secondary: pin the primary's public key explicitly (base64)"},
 	{"SYNC_INTERVAL", "5m", "secondary: full poll interval (Go duration)"},
 	{"SYNC_LONG_POLL_TIMEOUT", "30s", "secondary: how long the primary may hold a poll open waiting for a change; 0 disables change push"},
