@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves the CLI contract: subcommand table, --help on every subcommand,
 # usage errors exit 2, pubkey prints exactly one 44-character key, and
-# check-config prints "configuration OK" or one line per problem (exit 2).
+# check-config prints "configuration OK" or one line per problem (exit 2), and
+# SQLite's messages reach the log API.
 set -u
 BIN=${PIS_BIN:?PIS_BIN must point at the pocket-id-sync binary}
 pass=0 fail=0
@@ -77,6 +78,14 @@ check "missing env file" 2 "$BIN" check-config --env-file "$tmp/nope.env"
 contains "missing env file named" "nope.env: cannot open"
 check "missing database" 2 env DB_CONNECTION_STRING="$tmp/missing.db" "$BIN" check-config --env-file "$tmp/good.env"
 contains "database problem named" "DB_CONNECTION_STRING: $tmp/missing.db: No such file or directory"
+
+# SQLite's own error log goes through the one log API: a logfmt line on
+# stderr (level, event, code), not SQLite's default silence.
+{ printf 'not a database, just text\n'; head -c 4096 /dev/zero | tr '\0' x; } >"$tmp/text.db"
+check "export from a file that is not a database" 1 env SYNC_ROLE=primary DB_CONNECTION_STRING="$tmp/text.db" \
+	ENCRYPTION_KEY=0123456789abcdef "$BIN" export --to "$key1" -o "$tmp/out.sealed"
+contains "SQLite's message is routed into the log" "level=error event=sqlite code=26 msg=\"file is not a database"
+contains "and the command says what failed" "not a usable SQLite database"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
