@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# SYNC_RESTART_COMMAND after an apply that replaced the JWT key: it runs once;
-# when it fails, the failure is remembered in state.db and the next apply (even
-# of a generation already applied) runs it again until it succeeds; after that
-# nothing runs. Offline path (export -> apply) on v2.14 fixture databases.
+# SYNC_RESTART_COMMAND after an apply that replaced the JWT key: it runs once
+# and is killed at SYNC_RESTART_TIMEOUT; when it fails, the failure is
+# remembered in state.db and the next apply (even of a generation already
+# applied) runs it again until it succeeds; after that nothing runs. Offline path (export -> apply) on v2.14 fixture databases.
 # Skips (77) without python3-cryptography.
 set -u
 BIN=${PIS_BIN:?PIS_BIN must point at the pocket-id-sync binary}
@@ -44,14 +44,20 @@ SENV=$tmp/secondary/sync.env
 check "export" 0 "$BIN" export --env-file "$tmp/primary/sync.env" \
 	--to "$("$BIN" pubkey --env-file "$SENV")" -o "$tmp/p.sealed"
 
-# Each run of the command appends a line to $tmp/runs, then exits with the
-# status in $tmp/status.
+# Each run of the command appends a line to $tmp/runs. The first one hangs
+# and is killed at SYNC_RESTART_TIMEOUT; the later ones exit with the status
+# in $tmp/status.
+export SYNC_RESTART_TIMEOUT=1s
+export SYNC_RESTART_COMMAND="echo \$\$ >'$tmp/shell.pid'; echo run >>'$tmp/runs'; sleep 600"
+check "apply with a hanging restart command still applies" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
+contains "the key was replaced" "jwt signing key: replaced"
+contains "the timeout is logged" "event=restart.failed reason=timeout"
+same "the command ran once" "$(runs)" 1
+if kill -0 "$(cat "$tmp/shell.pid")" 2>/dev/null; then out="pid $(cat "$tmp/shell.pid") alive"; bad "the timed-out command was killed"
+else ok "the timed-out command was killed"; fi
+
 echo 1 >"$tmp/status"
 export SYNC_RESTART_COMMAND="echo run >>'$tmp/runs'; exit \$(cat '$tmp/status')"
-check "apply with a failing restart command still applies" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
-contains "the key was replaced" "jwt signing key: replaced"
-contains "the failure is logged" "event=restart.failed"
-same "the command ran once" "$(runs)" 1
 
 check "the same payload again" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
 contains "nothing to apply" "is already applied"
