@@ -325,7 +325,15 @@ static int poll_once(struct poller *p, bool full)
 	return rc;
 }
 
-static int64_t jitter(int64_t ms)
+int64_t poller_backoff_next(int64_t prev_ms, uint64_t interval_ms)
+{
+	int64_t cap = interval_ms < POLLER_MAX_BACKOFF_MS ? (int64_t)interval_ms : POLLER_MAX_BACKOFF_MS;
+	int64_t next = prev_ms == 0 ? POLLER_MIN_BACKOFF_MS : prev_ms * 2;
+
+	return next > cap ? cap : next;
+}
+
+int64_t poller_jitter(int64_t ms)
 {
 	uint32_t r = 0;
 	RAND_bytes((unsigned char *)&r, sizeof(r));
@@ -336,8 +344,6 @@ static void *poller_main(void *arg)
 {
 	struct poller *p = arg;
 	int64_t backoff = 0, next_full = 0;
-	int64_t cap = (int64_t)p->cfg->interval_ms < POLLER_MAX_BACKOFF_MS ? (int64_t)p->cfg->interval_ms
-									   : POLLER_MAX_BACKOFF_MS;
 
 	while (!atomic_load(&p->stopping)) {
 		bool full = p->cfg->long_poll_ms == 0 || mono_ms() >= next_full;
@@ -349,10 +355,8 @@ static void *poller_main(void *arg)
 				nap(p, next_full - mono_ms());
 			continue;
 		}
-		backoff = backoff == 0 ? POLLER_MIN_BACKOFF_MS : backoff * 2;
-		if (backoff > cap)
-			backoff = cap;
-		nap(p, jitter(backoff));
+		backoff = poller_backoff_next(backoff, p->cfg->interval_ms);
+		nap(p, poller_jitter(backoff));
 	}
 	return NULL;
 }

@@ -7,6 +7,7 @@
 #define PIS_POLLER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "keys.h"
@@ -25,5 +26,12 @@ void poller_stop(struct poller *p);
  * is older than SYNC_HEALTH_STALE_INTERVALS intervals plus one
  * SYNC_LONG_POLL_TIMEOUT (a held poll), or none happened. */
 int poller_health(void *ctx, char *reason, size_t n);
+
+/* The retry schedule after a failed poll (exposed for the unit test): the
+ * next back-off doubles from 1 s (prev 0 = first failure) up to
+ * min(interval_ms, 5 min); the nap is that back-off with random jitter,
+ * between 0.5x and 1.5x of it. */
+int64_t poller_backoff_next(int64_t prev_ms, uint64_t interval_ms);
+int64_t poller_jitter(int64_t ms);
 
 #endif
