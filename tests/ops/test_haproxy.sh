@@ -5,6 +5,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 conf_dir="$here/../../contrib/haproxy"
+# Debian installs haproxy in /usr/sbin, which a normal user's PATH lacks.
+PATH=$PATH:/usr/sbin:/sbin
 
 for tool in haproxy curl python3; do
     command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
