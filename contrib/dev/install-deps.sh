@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config git ca-certificates curl sqlite3 python3
 libevent-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libcjson-dev libcmocka-dev
-python3-cryptography haproxy prometheus systemd valgrind groff-base man-db"
+python3-cryptography python3-cbor2 haproxy prometheus systemd valgrind groff-base man-db"
 
 missing=""
 for p in $PACKAGES; do

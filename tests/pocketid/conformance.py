@@ -1,0 +1,466 @@
+#!/usr/bin/python3
+# conformance.py: the pocket-id-sync conformance suite against a REAL Pocket ID server binary
+# (POCKET_ID_BIN). It owns the scenarios and their assertions; cluster.py owns the processes
+# (two Pocket ID servers, two sidecars, HAProxy), pocketid_api.py the HTTP calls and
+# authenticator.py the software passkey. Without POCKET_ID_BIN (or without haproxy, sqlite3
+# or python3-cbor2) it exits 77, which CTest reports as skipped.
+#
+#   POCKET_ID_BIN=/path/to/pocket-id PIS_BIN=build/pocket-id-sync tests/pocketid/conformance.py
+#
+# Environment: POCKET_ID_BIN (required), PIS_BIN (the sidecar; default build/pocket-id-sync),
+# PIS_CONFORMANCE_DEADLINE (seconds a change may take to reach the secondary, default 1),
+# PIS_CONFORMANCE_KEEP=1 keeps the temporary directory (logs, databases) for a post-mortem.
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+def skip(why):
+    print(f"skip: {why}")
+    sys.exit(77)
+
+
+POCKET_ID_BIN = os.environ.get("POCKET_ID_BIN", "")
+if not POCKET_ID_BIN:
+    skip("POCKET_ID_BIN is not set (point it at the Pocket ID server binary you deploy)")
+if not os.access(POCKET_ID_BIN, os.X_OK):
+    print(f"POCKET_ID_BIN={POCKET_ID_BIN} is not an executable file")
+    sys.exit(1)
+try:
+    import cbor2  # noqa: F401  (the authenticator's attestation object)
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: F401
+except ImportError as e:
+    skip(f"python module missing ({e.name}); Debian: python3-cbor2 python3-cryptography")
+if not any(os.path.exists(p) for p in ("/usr/sbin/haproxy", "/usr/bin/haproxy")):
+    skip("haproxy is not installed")
+
+import cluster  # noqa: E402
+from authenticator import Authenticator, b64url_decode  # noqa: E402
+from cluster import HAProxy, Node, free_port, http_get, wait_until  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
+from pocketid_api import Client, new_pkce_verifier  # noqa: E402
+
+SIDECAR_BIN = os.path.abspath(os.environ.get("PIS_BIN") or os.path.join(cluster.SRC, "build", "pocket-id-sync"))
+DEADLINE = float(os.environ.get("PIS_CONFORMANCE_DEADLINE", "1"))
+
+passed = failed = 0
+results = []          # (scenario, check, ok) for the summary
+
+
+def check(scenario, name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok   [{scenario}] {name}")
+    else:
+        failed += 1
+        print(f"FAIL [{scenario}] {name}")
+        if detail:
+            for line in str(detail).splitlines()[-30:]:
+                print(f"     {line}")
+    results.append((scenario, name, bool(cond)))
+    return bool(cond)
+
+
+def arrives(node, sql, want, args=()):
+    """Waits for SQL on NODE to return WANT; returns the seconds it took, or None."""
+    t0 = time.monotonic()
+    got = wait_until(max(DEADLINE, 0.1) * 10, lambda: node.query(sql, args) == want, step=0.02)
+    return time.monotonic() - t0 if got else None
+
+
+def within_deadline(scenario, name, node, sql, want, args=()):
+    took = arrives(node, sql, want, args)
+    shown = "never (10x the deadline)" if took is None else f"{took * 1000:.0f} ms"
+    return check(scenario, f"{name} reaches the secondary within {DEADLINE:g} s ({shown})",
+                 took is not None and took <= DEADLINE)
+
+
+# --- JWT verification against a JWKS (the relying party's view) ---------------------------------
+def jwt_verify(token: str, jwks: dict):
+    head_b64, body_b64, sig_b64 = token.split(".")
+    header = json.loads(b64url_decode(head_b64))
+    key = next((k for k in jwks["keys"] if k.get("kid") == header.get("kid")), None)
+    if key is None:
+        raise ValueError(f"kid {header.get('kid')} not in JWKS")
+    signed, sig = f"{head_b64}.{body_b64}".encode(), b64url_decode(sig_b64)
+    num = lambda v: int.from_bytes(b64url_decode(v), "big")  # noqa: E731
+    alg = header["alg"]
+    digest = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[alg[-3:]]
+    if key["kty"] == "RSA":
+        pub = rsa.RSAPublicNumbers(num(key["e"]), num(key["n"])).public_key()
+        pub.verify(sig, signed, padding.PKCS1v15(), digest)
+    elif key["kty"] == "EC":
+        curve = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}[key["crv"]]
+        pub = ec.EllipticCurvePublicNumbers(num(key["x"]), num(key["y"]), curve).public_key()
+        half = len(sig) // 2
+        der = encode_dss_signature(int.from_bytes(sig[:half], "big"), int.from_bytes(sig[half:], "big"))
+        pub.verify(der, signed, ec.ECDSA(digest))
+    else:
+        raise ValueError(f"unsupported key type {key['kty']}")
+    return json.loads(b64url_decode(body_b64))
+
+
+# --- the deployment ---------------------------------------------------------------------------
+class World:
+    def __init__(self, root):
+        self.hp_port = free_port()
+        self.app_url = f"http://localhost:{self.hp_port}"
+        self.a = Node(root, "site-a", "primary", POCKET_ID_BIN, SIDECAR_BIN, self.app_url)
+        self.b = Node(root, "site-b", "secondary", POCKET_ID_BIN, SIDECAR_BIN, self.app_url)
+        self.haproxy = HAProxy(root, self.hp_port, self.a, self.b)
+        self.authn = Authenticator(self.app_url)
+
+    def direct(self, node, source=None):
+        return Client("127.0.0.1", node.pid_port, source=source)
+
+    def via_haproxy(self, source):
+        return Client("127.0.0.1", self.hp_port, source=source)
+
+    def synced(self):
+        """Both sidecars agree on the generation and the secondary applied it."""
+        g = self.a.metric("generation")
+        return g is not None and g > 0 and self.b.metric("applied_generation") == g
+
+
+def bootstrap(w: World):
+    """README, "Bootstrap a primary and a secondary, step by step", steps 1-6 with curl."""
+    S = "bootstrap"
+    w.a.write_sync_env()
+    w.a.start_sidecar()
+    check(S, "primary /healthz is ok", http_get(w.a.sync_url + "/healthz")[0] == 200)
+    w.b.write_sync_env(primary=w.a)
+    w.b.start_sidecar()
+    status, body = http_get(w.b.sync_url + "/healthz")
+    check(S, "unenrolled secondary /healthz says not enrolled", status == 503 and b"not enrolled" in body,
+          f"{status} {body!r}")
+    status, key = http_get(w.b.sync_url + "/sync/pubkey")
+    check(S, "secondary serves its public key", status == 200 and len(key.strip()) == 44, key)
+    c = Client("127.0.0.1", w.a.sync_port)
+    r = c.request("POST", "/sync/admin/peers", body={"name": "site-b", "pubkey": key.decode().strip()})
+    token = (r.json() or {}).get("token", "") if r.status == 201 else ""
+    check(S, "peer add on the primary's admin API returns a pisync1 token", token.startswith("pisync1."), r)
+    with open(w.b.token_file, "w") as f:
+        f.write(token + "\n")
+    check(S, "unenrolled secondary stops cleanly", w.b.stop_sidecar() == 0)
+    w.b.start_sidecar()
+
+
+def scenario_first_run(w: World):
+    S = "1 first run"
+    admin = w.direct(w.a)
+    status = admin.request("GET", "/api/users/me").status
+    user = admin.setup_admin("admin", "admin@example.com")
+    check(S, "initial admin created through /api/signup/setup", user.get("isAdmin") is True and status == 401,
+          user)
+    cred, stored = admin.register_passkey(w.authn)
+    rows = w.a.scalar("SELECT count(*) FROM webauthn_credentials WHERE user_id = ?", (user["id"],))
+    check(S, "the admin's passkey is in the primary's database", rows == 1, stored)
+    check(S, "the secondary has no user before the sync", w.b.scalar("SELECT count(*) FROM users") == 0)
+    return admin, user, cred
+
+
+def scenario_secondary_login(w: World, admin, user, cred):
+    S = "2 login on the secondary"
+    b_instance = w.b.instance_id()
+    a_instance = w.a.instance_id()
+    starts_before = w.b.pocket_id_starts()
+    mismatched = w.direct(w.b)
+    mismatched.cookies = dict(admin.cookies)
+    check(S, "before the sync the secondary rejects the primary's session cookie (401)",
+          mismatched.request("GET", "/api/users/me").status == 401)
+
+    bootstrap(w)
+    check(S, "the first sync is applied", wait_until(30, w.synced), w.b.sidecar_text()[-2000:])
+    restarted = wait_until(60, lambda: "event=restart.done" in w.b.sidecar_text())
+    check(S, "SYNC_RESTART_COMMAND restarted the real secondary Pocket ID",
+          restarted and w.b.pocket_id_starts() == starts_before + 1,
+          f"starts {starts_before} -> {w.b.pocket_id_starts()}\n{w.b.sidecar_text()[-2000:]}")
+    check(S, "the restarted secondary is healthy", wait_until(30, w.b.healthy))
+    check(S, "the secondary's sidecar /healthz is ok", wait_until(10, lambda: http_get(w.b.sync_url + "/healthz")[0] == 200))
+
+    site_b = w.direct(w.b)
+    r = site_b.login(w.authn, cred)
+    check(S, "the passkey registered on the primary logs in on the secondary", r.status == 200, r)
+    me = site_b.request("GET", "/api/users/me")
+    check(S, "the secondary's session works on the secondary", me.status == 200 and me.json()["id"] == user["id"], me)
+    cross = w.direct(w.a)
+    cross.cookies = dict(site_b.cookies)
+    check(S, "a session cookie issued by the secondary is accepted by the primary",
+          cross.request("GET", "/api/users/me").status == 200)
+    back = w.direct(w.b)
+    back.cookies = dict(admin.cookies)
+    check(S, "a session cookie issued by the primary is accepted by the secondary",
+          back.request("GET", "/api/users/me").status == 200)
+    ja, jb = http_get(w.a.url + "/.well-known/jwks.json"), http_get(w.b.url + "/.well-known/jwks.json")
+    check(S, "both JWKS documents are identical", ja[0] == 200 and ja == jb, f"{ja}\n{jb}")
+    check(S, "the secondary keeps its own instance id",
+          w.b.instance_id() == b_instance and b_instance and b_instance != a_instance,
+          f"secondary {b_instance} -> {w.b.instance_id()}, primary {a_instance}")
+    return site_b
+
+
+def make_second_user(w: World, admin):
+    """bob, with a passkey of his own, registered through a one-time access link (primary)."""
+    bob = admin.ok("POST", "/api/users", body={"username": "bob", "email": "bob@example.com",
+                                               "firstName": "Bob", "lastName": "Builder",
+                                               "displayName": "Bob Builder"}).json()
+    # v1.x reads the user from the body, v2.x from the path
+    token = admin.ok("POST", f"/api/users/{bob['id']}/one-time-access-token",
+                     body={"userId": bob["id"]}).json()["token"]
+    bob_client = w.direct(w.a)
+    bob_client.ok("POST", f"/api/one-time-access-token/{token}")
+    cred, stored = bob_client.register_passkey(w.authn)
+    return bob, bob_client, cred, stored
+
+
+def scenario_oidc(w: World, admin, user, site_b):
+    S = "3 OIDC on the secondary"
+    redirect = "http://127.0.0.1:9/callback"
+    client = admin.ok("POST", "/api/oidc/clients", body={
+        "name": "conformance-rp", "callbackURLs": [redirect], "logoutCallbackURLs": [],
+        "isPublic": False, "pkceEnabled": True}).json()
+    secret = admin.ok("POST", f"/api/oidc/clients/{client['id']}/secret").json()["secret"]
+    admin.ok("PUT", f"/api/custom-claims/user/{user['id']}", body=[{"key": "site_role", "value": "operator"}])
+    within_deadline(S, "the new OIDC client", w.b, "SELECT count(*) FROM oidc_clients WHERE id = ?", [(1,)],
+                    (client["id"],))
+    arrives(w.b, "SELECT value FROM custom_claims WHERE key = 'site_role'", [("operator",)])
+    verifier, nonce = new_pkce_verifier(), "n-" + new_pkce_verifier()[:12]
+    r = site_b.authorize_code(client["id"], redirect, verifier, nonce)
+    code = (r.json() or {}).get("code") if r.status == 200 else None
+    check(S, "authorize on the secondary issues a code", bool(code), r)
+    if not code:
+        return client, secret
+    t = site_b.exchange_code(client["id"], secret, code, redirect, verifier)
+    tokens = t.json() if t.status == 200 else {}
+    check(S, "the code is exchanged for tokens on the secondary (PKCE)", "id_token" in tokens, t)
+    if "id_token" not in tokens:
+        return client, secret
+    jwks = json.loads(http_get(w.a.url + "/.well-known/jwks.json")[1])
+    try:
+        claims = jwt_verify(tokens["id_token"], jwks)
+        verified = True
+    except Exception as e:  # noqa: BLE001 -- any failure to verify is the finding
+        claims, verified = {"error": repr(e)}, False
+    check(S, "the secondary's ID token verifies against the primary's JWKS", verified, claims)
+    check(S, "the ID token is for the user, the client and the nonce",
+          claims.get("sub") == user["id"] and claims.get("nonce") == nonce and
+          client["id"] in (claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]),
+          claims)
+    check(S, "the ID token carries the custom claim set on the primary", claims.get("site_role") == "operator", claims)
+    return client, secret
+
+
+def scenario_changes(w: World, admin, client):
+    S = "4 changes arrive"
+    bob, bob_a, bob_cred, bob_stored = make_second_user(w, admin)
+    within_deadline(S, "a new user with a passkey", w.b,
+                    "SELECT count(*) FROM webauthn_credentials WHERE id = ?", [(1,)], (bob_stored["id"],))
+    bob_b = w.direct(w.b)
+    check(S, "the new user's passkey logs in on the secondary", bob_b.login(w.authn, bob_cred).status == 200)
+    body = {"username": "bobby", "email": "bob@example.com", "firstName": "Bob", "lastName": "Builder",
+            "displayName": "Bob Builder", "isAdmin": False, "disabled": False}
+    admin.ok("PUT", f"/api/users/{bob['id']}", body=body)
+    within_deadline(S, "a rename", w.b, "SELECT username FROM users WHERE id = ?", [("bobby",)], (bob["id"],))
+    group = admin.ok("POST", "/api/user-groups", body={"friendlyName": "Staff", "name": "staff"}).json()
+    admin.ok("PUT", f"/api/user-groups/{group['id']}/users", body={"userIds": [bob["id"]]})
+    within_deadline(S, "a group membership", w.b,
+                    "SELECT user_id FROM user_groups_users WHERE user_group_id = ?", [(bob["id"],)], (group["id"],))
+    admin.ok("PUT", f"/api/oidc/clients/{client['id']}/allowed-user-groups", body={"userGroupIds": [group["id"]]})
+    within_deadline(S, "a client's allowed groups", w.b,
+                    "SELECT user_group_id FROM oidc_clients_allowed_user_groups WHERE oidc_client_id = ?",
+                    [(group["id"],)], (client["id"],))
+    key = admin.ok("POST", "/api/api-keys", body={"name": "conformance", "expiresAt":
+                                                  time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))}).json()
+    within_deadline(S, "a new API key", w.b, "SELECT count(*) FROM api_keys WHERE id = ?", [(1,)], (key["apiKey"]["id"],))
+    api_b = Client("127.0.0.1", w.b.pid_port, api_key=key["token"])
+    check(S, "the API key works on the secondary", api_b.request("GET", "/api/users").status == 200)
+    admin.ok("DELETE", f"/api/api-keys/{key['apiKey']['id']}")
+    within_deadline(S, "an API key revocation", w.b, "SELECT count(*) FROM api_keys WHERE id = ?", [(0,)],
+                    (key["apiKey"]["id"],))
+    check(S, "the revoked API key stops working on the secondary", api_b.request("GET", "/api/users").status == 401)
+    body["disabled"] = True
+    admin.ok("PUT", f"/api/users/{bob['id']}", body=body)
+    within_deadline(S, "disabling a user", w.b, "SELECT disabled FROM users WHERE id = ?", [(1,)], (bob["id"],))
+    check(S, "the disabled user cannot log in on the secondary",
+          w.direct(w.b).login(w.authn, bob_cred).status != 200)
+    body["disabled"] = False
+    admin.ok("PUT", f"/api/users/{bob['id']}", body=body)
+    arrives(w.b, "SELECT disabled FROM users WHERE id = ?", [(0,)], (bob["id"],))
+    bob_a.ok("DELETE", f"/api/webauthn/credentials/{bob_stored['id']}")   # the user's own call (every version)
+    within_deadline(S, "deleting a passkey", w.b, "SELECT count(*) FROM webauthn_credentials WHERE id = ?", [(0,)],
+                    (bob_stored["id"],))
+    check(S, "the deleted passkey no longer logs in on the secondary",
+          w.direct(w.b).login(w.authn, bob_cred).status != 200)
+    return bob, body
+
+
+def client_on_site(w: World, site: str, first=2):
+    """A loopback source address (127.0.0.N) that HAProxy has stuck to SITE."""
+    for n in range(first, first + 20):
+        src = f"127.0.0.{n}"
+        w.via_haproxy(src).request("GET", "/api/application-configuration")
+        if w.haproxy.site_of(src) == site:
+            return src
+    return None
+
+
+def scenario_haproxy(w: World, admin, user, bob, bob_body):
+    S = "5 through HAProxy"
+    w.haproxy.start()
+    src_b = client_on_site(w, "secondary")
+    check(S, "a client (source address) sticks to the secondary's site", src_b is not None)
+    if src_b is None:
+        return
+    carol = w.via_haproxy(src_b)
+    carol.cookies = dict(admin.cookies)
+    r = carol.request("POST", "/api/user-groups", body={"friendlyName": "Site B", "name": "site-b-team"})
+    landed = w.a.scalar("SELECT count(*) FROM user_groups WHERE name = 'site-b-team'")
+    check(S, "a write entering at the secondary's site lands on the primary", r.status // 100 == 2 and landed == 1, r)
+    within_deadline(S, "that write", w.b, "SELECT count(*) FROM user_groups WHERE name = 'site-b-team'", [(1,)])
+    cred, stored = carol.register_passkey(w.authn)
+    check(S, "a passkey registered through the secondary's site lands on the primary",
+          w.a.scalar("SELECT count(*) FROM webauthn_credentials WHERE id = ?", (stored["id"],)) == 1)
+    within_deadline(S, "that passkey", w.b, "SELECT count(*) FROM webauthn_credentials WHERE id = ?", [(1,)],
+                    (stored["id"],))
+    fresh = w.via_haproxy(src_b)
+    check(S, "it logs in at the secondary's site", fresh.login(w.authn, cred).status == 200)
+    check(S, "that login was served by the secondary", w.haproxy.site_of(src_b) == "secondary")
+
+    w.a.stop_pocket_id()
+    down = wait_until(20, lambda: w.via_haproxy(src_b).request("POST", "/api/user-groups",
+                                                                body={"friendlyName": "x", "name": "xx"}).status == 503)
+    check(S, "with the primary stopped, writes answer 503", down)
+    during = w.via_haproxy(src_b)
+    r = during.login(w.authn, cred)
+    check(S, "with the primary stopped, logins keep working at the secondary's site", r.status == 200, r)
+    check(S, "...and the session works there", during.request("GET", "/api/users/me").status == 200)
+    w.a.start_pocket_id()
+    check(S, "the primary comes back", w.a.healthy())
+
+
+def scenario_login_loop(w: World, admin, bob, bob_body, rounds=40, changes=15):
+    S = "6 logins during applies"
+    site_b = w.direct(w.b)
+    cred = w.authn.credentials[0]
+    failures, logins = [], [0]
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set() and logins[0] < rounds * 10:
+            r = w.direct(w.b).login(w.authn, cred)
+            logins[0] += 1
+            if r.status != 200:
+                failures.append(repr(r))
+
+    applied_before = w.b.metric("applied_generation") or 0
+    t = threading.Thread(target=loop)
+    t.start()
+    try:
+        for i in range(changes):
+            bob_body["lastName"] = f"Builder {i}"
+            admin.ok("PUT", f"/api/users/{bob['id']}", body=bob_body)
+            arrives(w.b, "SELECT last_name FROM users WHERE id = ?", [(bob_body["lastName"],)], (bob["id"],))
+    finally:
+        stop.set()
+        t.join()
+    applied = (w.b.metric("applied_generation") or 0) - applied_before
+    generation = w.a.metric("generation")
+    for _ in range(10):
+        w.direct(w.a).login(w.authn, cred)
+    check(S, "10 logins on the primary (audit logs, sessions) do not move the generation",
+          w.a.metric("generation") == generation and generation is not None,
+          f"{generation} -> {w.a.metric('generation')}")
+    check(S, f"{changes} durable changes were applied while logging in (applied {applied:.0f})", applied >= changes)
+    check(S, f"zero failed logins on the secondary ({logins[0]} logins)", logins[0] > 0 and not failures,
+          "\n".join(failures[:5]))
+    check(S, "the sidecar counted no busy database", (w.b.metric('failures_total{reason="busy"}') or 0) == 0)
+    del site_b
+
+
+def scenario_local_state(w: World, audit_before, consents_before):
+    S = "7 local state"
+    audit = w.b.scalar("SELECT count(*) FROM audit_logs")
+    check(S, f"the secondary's audit logs survived every apply ({audit_before} -> {audit})",
+          audit_before > 0 and audit >= audit_before)
+    consents = w.b.scalar("SELECT count(*) FROM user_authorized_oidc_clients")
+    check(S, f"the consent granted on the secondary survived every apply ({consents_before} -> {consents})",
+          consents_before > 0 and consents == consents_before)
+
+
+def scenario_app_config(w: World, admin):
+    S = "8 application configuration"
+    r = admin.request("GET", "/api/application-configuration/all")
+    check(S, "the primary's configuration reads through its API", r.status == 200, r)
+    if r.status != 200:
+        return
+    items = r.json()
+    conf = {i["key"]: i["value"] for i in items}
+    conf["appName"] = "Conformance ID"
+    conf["sessionDuration"] = "123"
+    put = admin.request("PUT", "/api/application-configuration", body=conf)
+    check(S, "the admin changes it on the primary", put.status == 200, put)
+    starts = w.b.pocket_id_starts()
+
+    def shown():
+        st, body = http_get(w.b.url + "/api/application-configuration")
+        if st != 200:
+            return False
+        return {i["key"]: i["value"] for i in json.loads(body)}.get("appName") == "Conformance ID"
+    took = time.monotonic()
+    ok = wait_until(60, shown, step=0.1)
+    took = time.monotonic() - took
+    check(S, f"the secondary's Pocket ID serves the new configuration ({took:.1f} s)", ok)
+    print(f"     (secondary Pocket ID restarts for it: {w.b.pocket_id_starts() - starts})")
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="pis-conformance-")
+    keep = os.environ.get("PIS_CONFORMANCE_KEEP") == "1"
+    print(f"Pocket ID: {POCKET_ID_BIN}\nsidecar:   {SIDECAR_BIN}\nwork dir:  {root}")
+    w = World(root)
+    try:
+        w.a.start_pocket_id()
+        w.b.start_pocket_id()
+        print(f"schema_migrations version: {w.a.schema_version()}")
+        admin, user, cred = scenario_first_run(w)
+        site_b = scenario_secondary_login(w, admin, user, cred)
+        client, _ = scenario_oidc(w, admin, user, site_b)
+        audit_before = w.b.scalar("SELECT count(*) FROM audit_logs")
+        consents_before = w.b.scalar("SELECT count(*) FROM user_authorized_oidc_clients")
+        bob, bob_body = scenario_changes(w, admin, client)
+        scenario_haproxy(w, admin, user, bob, bob_body)
+        scenario_login_loop(w, admin, bob, bob_body)
+        scenario_local_state(w, audit_before, consents_before)
+        scenario_app_config(w, admin)
+        for node in (w.a, w.b):
+            log = node.all_sidecar_logs()
+            check("logs", f"{node.name}: the sidecar logged no error", "level=error" not in log,
+                  "\n".join(l for l in log.splitlines() if "level=error" in l))
+    except Exception:  # noqa: BLE001 -- a crash of the harness is one failure with its trace
+        check("harness", "the scenarios ran to the end", False, traceback.format_exc())
+    finally:
+        cluster.stop_all()
+        if failed:
+            for node in (w.a, w.b):
+                print(f"--- {node.name} Pocket ID log (tail)\n{node.tail('pocket-id.log', 15)}")
+                print(f"--- {node.name} sidecar log (tail)\n{node.sidecar_text()[-2500:]}")
+        if keep or failed:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
