@@ -26,9 +26,11 @@ static const char *const local_tables[] = {
 
 /* Columns each node writes for itself: kept on update, taken on insert, and
  * left out of the change detection. */
-static const struct {
+struct table_column {
 	const char *table, *column;
-} per_node_columns[] = {
+};
+
+static const struct table_column per_node_columns[] = {
 	{"api_keys", "last_used_at"},
 	{"api_keys", "expiration_email_sent"},
 	{"oidc_clients", "pkce_supported"}, /* set by /authorize on whichever node served it */
@@ -36,9 +38,7 @@ static const struct {
 
 /* Timestamps Pocket ID bumps without a real change (LDAP sync touches every
  * synced user and group each hour and re-saves their pictures). */
-static const struct {
-	const char *table, *column;
-} bookkeeping_columns[] = {
+static const struct table_column bookkeeping_columns[] = {
 	{"users", "updated_at"},
 	{"user_groups", "updated_at"},
 	{"apis", "updated_at"},
@@ -94,24 +94,26 @@ enum table_class schema_classify(const char *name)
 	return TABLE_UNKNOWN;
 }
 
-bool schema_column_per_node(const char *table, const char *column)
+static bool in_columns(const struct table_column *list, size_t n, const char *table,
+		       const char *column)
 {
-	for (size_t i = 0; i < sizeof(per_node_columns) / sizeof(per_node_columns[0]); i++) {
-		if (strcmp(per_node_columns[i].table, table) == 0 &&
-		    strcmp(per_node_columns[i].column, column) == 0)
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(list[i].table, table) == 0 && strcmp(list[i].column, column) == 0)
 			return true;
 	}
 	return false;
 }
 
+bool schema_column_per_node(const char *table, const char *column)
+{
+	return in_columns(per_node_columns, sizeof(per_node_columns) / sizeof(per_node_columns[0]),
+			  table, column);
+}
+
 bool schema_column_bookkeeping(const char *table, const char *column)
 {
-	for (size_t i = 0; i < sizeof(bookkeeping_columns) / sizeof(bookkeeping_columns[0]); i++) {
-		if (strcmp(bookkeeping_columns[i].table, table) == 0 &&
-		    strcmp(bookkeeping_columns[i].column, column) == 0)
-			return true;
-	}
-	return false;
+	return in_columns(bookkeeping_columns,
+			  sizeof(bookkeeping_columns) / sizeof(bookkeeping_columns[0]), table, column);
 }
 
 bool schema_column_shared(const struct schema_table *t, size_t c, bool cimd_row)
