@@ -36,6 +36,10 @@ struct plan {
 	struct schema schema;
 	size_t ntables;
 	struct table_plan *t; /* schema order: parents first */
+	/* Keys of the CIMD clients only this node has (kept, with their child
+	 * rows); they point into the oidc_clients table plan's local rows. */
+	const struct pl_value **kept_cimd;
+	size_t nkept_cimd;
 	bool jwt_in_file;
 	bool jwt_changes;
 };
@@ -159,6 +163,7 @@ static void plan_free(struct plan *pl)
 		free(tp->del);
 	}
 	free(pl->t);
+	free(pl->kept_cimd);
 	schema_free(&pl->schema);
 	memset(pl, 0, sizeof(*pl));
 }
@@ -217,17 +222,59 @@ static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errl
 	return 0;
 }
 
+static bool is_cimd(const struct pl_value *v)
+{
+	return v->type == PL_TEXT && v->len == 4 && memcmp(v->u.bytes, "cimd", 4) == 0;
+}
+
+/* A CIMD client on both sides: its metadata-document columns stay local. */
+static bool both_cimd(const struct table_plan *tp, size_t prow, size_t lrow)
+{
+	int c = tp->st->cimd_type_col;
+
+	return c >= 0 && is_cimd(pl_cell(tp->pt, prow, tp->map[c])) &&
+	       is_cimd(&tp->local[lrow * tp->st->ncols + (size_t)c]);
+}
+
+/* Whether column c of the pair must be written: shared and different. */
+static bool cell_changes(const struct table_plan *tp, size_t prow, size_t lrow, size_t c, bool cimd)
+{
+	return schema_column_shared(tp->st, c, cimd) &&
+	       !pl_value_equal(pl_cell(tp->pt, prow, tp->map[c]), &tp->local[lrow * tp->st->ncols + c]);
+}
+
+/* A row needs an update only for a real change: bookkeeping timestamps
+ * alone do not count (they are written along with a real change). */
 static bool row_differs(const struct table_plan *tp, size_t prow, size_t lrow)
 {
+	bool cimd = both_cimd(tp, prow, lrow);
+
 	for (size_t c = 0; c < tp->st->ncols; c++) {
-		if (!tp->st->per_node[c] &&
-		    !pl_value_equal(pl_cell(tp->pt, prow, tp->map[c]), &tp->local[lrow * tp->st->ncols + c]))
+		if (!tp->st->bookkeeping[c] && cell_changes(tp, prow, lrow, c, cimd))
 			return true;
 	}
 	return false;
 }
 
-static int diff_table(struct table_plan *tp, char *err, size_t errlen)
+/* Local rows absent from the payload that stay: a CIMD client only this node
+ * has (recorded in pl->kept_cimd), and the child rows of such a client. */
+static bool keep_absent(struct plan *pl, const struct table_plan *tp, size_t lrow)
+{
+	const struct schema_table *t = tp->st;
+	const struct pl_value *row = &tp->local[lrow * t->ncols];
+
+	if (t->cimd_type_col >= 0 && is_cimd(&row[t->cimd_type_col])) {
+		pl->kept_cimd[pl->nkept_cimd++] = &row[t->key[0]];
+		return true;
+	}
+	for (size_t i = 0; t->cimd_client_col >= 0 && i < pl->nkept_cimd; i++) {
+		if (pl_value_equal(&row[t->cimd_client_col], pl->kept_cimd[i]))
+			return true;
+	}
+	return false;
+}
+
+static int diff_table(struct plan *pl, struct table_plan *tp, char *err, size_t errlen)
 {
 	struct keymap m = {0};
 	bool *seen = calloc(tp->nlocal + 1, sizeof(bool));
@@ -257,8 +304,17 @@ static int diff_table(struct table_plan *tp, char *err, size_t errlen)
 				tp->upd[tp->nupd++] = (struct update){r, (size_t)l};
 		}
 	}
+	if (tp->st->cimd_type_col >= 0) {
+		free(pl->kept_cimd);
+		pl->nkept_cimd = 0;
+		if ((pl->kept_cimd = calloc(tp->nlocal + 1, sizeof(*pl->kept_cimd))) == NULL) {
+			free(seen);
+			keymap_free(&m);
+			return errf(err, errlen, "out of memory");
+		}
+	}
 	for (size_t l = 0; l < tp->nlocal; l++) {
-		if (!seen[l])
+		if (!seen[l] && !keep_absent(pl, tp, l))
 			tp->del[tp->ndel++] = l;
 	}
 	free(seen);
@@ -309,7 +365,7 @@ static int make_plan(sqlite3 *db, const struct payload *p, const struct apply_op
 		if (load_local(db, tp, err, errlen) == -1)
 			return -1;
 		*st = APPLY_ERR_INVALID;
-		if (diff_table(tp, err, errlen) == -1)
+		if (diff_table(pl, tp, err, errlen) == -1)
 			return -1;
 	}
 	pl->jwt_in_file = p->jwk_json != NULL && jwt_store_location(db, &o->keys) == JWT_IN_FILE;
@@ -455,18 +511,20 @@ static int insert_rows(sqlite3 *db, const struct table_plan *tp)
 	return rc;
 }
 
-/* Updates only the changed, shared columns of one row, in place. */
+/* Updates only the changed, shared columns of one row, in place (a changed
+ * bookkeeping column too: the row changes for real, see row_differs). */
 static int update_row(sqlite3 *db, const struct table_plan *tp, const struct update *u)
 {
 	const struct schema_table *t = tp->st;
 	const struct pl_value *lrow = &tp->local[u->local * t->ncols];
 	char *sql = sqlite3_mprintf("UPDATE main.\"%w\" SET ", t->name), *next;
 	size_t changed[PAYLOAD_MAX_COLUMNS], n = 0;
+	bool cimd = both_cimd(tp, u->prow, u->local);
 	sqlite3_stmt *st;
 	int rc;
 
 	for (size_t c = 0; c < t->ncols; c++) {
-		if (!t->per_node[c] && !pl_value_equal(pl_cell(tp->pt, u->prow, tp->map[c]), &lrow[c]))
+		if (cell_changes(tp, u->prow, u->local, c, cimd))
 			changed[n++] = c;
 	}
 	for (size_t i = 0; sql != NULL && i < n; i++) {
@@ -537,20 +595,67 @@ static size_t plan_changes(const struct plan *pl)
 	return n;
 }
 
-static void fill_result(const struct plan *pl, struct apply_result *r)
+static bool has_prefix(const struct pl_value *v, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return (v->type == PL_TEXT || v->type == PL_BLOB) && v->len >= n &&
+	       memcmp(v->u.bytes, prefix, n) == 0;
+}
+
+/* Whether the plan touches rows Pocket ID caches (st->cached_prefix). */
+static bool touches_cached_rows(const struct table_plan *tp)
+{
+	const struct schema_table *t = tp->st;
+	size_t c = (size_t)t->cached_col;
+
+	if (t->cached_col < 0)
+		return false;
+	for (size_t i = 0; i < tp->nins; i++) {
+		if (has_prefix(pl_cell(tp->pt, tp->ins[i], tp->map[c]), t->cached_prefix))
+			return true;
+	}
+	for (size_t i = 0; i < tp->nupd; i++) {
+		if (has_prefix(&tp->local[tp->upd[i].local * t->ncols + c], t->cached_prefix))
+			return true;
+	}
+	for (size_t i = 0; i < tp->ndel; i++) {
+		if (has_prefix(&tp->local[tp->del[i] * t->ncols + c], t->cached_prefix))
+			return true;
+	}
+	return false;
+}
+
+/* Why the plan needs a Pocket ID restart, or NULL. Application
+ * configuration is not read from the database when Pocket ID runs with
+ * UI_CONFIG_DISABLED=true (o->app_config_from_env). */
+static const char *restart_reason(const struct table_plan *tp, const struct apply_opts *o)
+{
+	if (tp->st->cached_by_pocket_id && !o->app_config_from_env &&
+	    tp->nins + tp->nupd + tp->ndel > 0)
+		return "app_config";
+	if (touches_cached_rows(tp))
+		return "app_images";
+	return NULL;
+}
+
+static void fill_result(const struct plan *pl, const struct apply_opts *o, struct apply_result *r)
 {
 	r->ntables = 0;
 	r->restart_needed = false;
+	r->restart_why = NULL;
 	for (size_t i = 0; i < pl->ntables && r->ntables < APPLY_MAX_TABLES; i++) {
 		const struct table_plan *tp = &pl->t[i];
 		struct apply_counts *c = &r->tables[r->ntables++];
+		const char *why = restart_reason(tp, o);
 		snprintf(c->table, sizeof(c->table), "%s", tp->st->name);
 		c->inserted = tp->nins;
 		c->updated = tp->nupd;
 		c->deleted = tp->ndel;
-		if (tp->st->cached_by_pocket_id && tp->nins + tp->nupd + tp->ndel > 0)
-			r->restart_needed = true;
+		if (why != NULL && r->restart_why == NULL)
+			r->restart_why = why;
 	}
+	r->restart_needed = r->restart_why != NULL;
 	r->nunknown = 0;
 	for (size_t i = 0; i < pl->schema.nunknown && i < 16; i++)
 		snprintf(r->unknown[r->nunknown++], 64, "%s", pl->schema.unknown[i]);
@@ -591,7 +696,7 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 			st = db_failure(db, sqlite3_errcode(db), retry, err, errlen);
 		goto out;
 	}
-	fill_result(&pl, r); /* also on a valve refusal: a dry run shows the counts */
+	fill_result(&pl, o, r); /* also on a valve refusal: a dry run shows the counts */
 	st = APPLY_ERR_VALVE;
 	if (check_valve(&pl, o, err, errlen) == -1)
 		goto out;
@@ -604,6 +709,8 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 	    jwt_store_write_file(db, &o->keys, p->jwk_json, true, &r->jwt_changed, err, errlen) == -1)
 		goto out;
 	r->jwt_changed = r->jwt_changed || kv_changed;
+	if (r->jwt_changed)
+		r->restart_why = "jwt_key";
 	r->restart_needed = r->restart_needed || r->jwt_changed;
 	st = APPLY_OK;
 	if (o->dry_run || (plan_changes(&pl) == 0 && !kv_changed))

@@ -30,6 +30,7 @@ struct apply_opts {
 	bool force;		/* override the mass-delete valve */
 	int max_delete_percent; /* SYNC_MAX_DELETE_PERCENT */
 	int max_attempts;	/* optimistic attempts before one under BEGIN IMMEDIATE; 0 = 4 */
+	bool app_config_from_env; /* Pocket ID runs with UI_CONFIG_DISABLED=true */
 	struct jwt_store_cfg keys;
 };
 
@@ -45,6 +46,7 @@ struct apply_result {
 	struct apply_counts tables[APPLY_MAX_TABLES];
 	bool jwt_changed;
 	bool restart_needed; /* something Pocket ID caches in memory changed */
+	const char *restart_why; /* "jwt_key", "app_config", "app_images" or NULL (static) */
 	bool wrote;	     /* a write transaction committed */
 	int attempts;
 	double lock_ms; /* time between the first write and the commit */

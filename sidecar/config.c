@@ -29,6 +29,8 @@ const struct config_var config_vars[] = {
 	{"ENCRYPTION_KEY_FILE", NULL, "file holding ENCRYPTION_KEY (mode 0600); read as is, like Pocket ID: a trailing newline is part of the key"},
 	{"KEYS_STORAGE", NULL, "Pocket ID v1.x only: file or database"},
 	{"KEYS_PATH", "data/keys", "Pocket ID v1.x only: directory of the JWT key file"},
+	{"UI_CONFIG_DISABLED", "false", "Pocket ID's: true = its configuration comes from env, so a synced app_config_variables change needs no restart"},
+	{"LDAP_ENABLED", "false", "Pocket ID's: LDAP sync; must be false on a secondary (its LDAP job would replace users)"},
 	{"SYNC_STATE_DIR", "/var/lib/pocket-id-sync", "the sidecar's own state: private.key, state.db"},
 	{"SYNC_LISTEN", "0.0.0.0:1412", "sync and admin HTTP listener (host:port)"},
 	{"SYNC_METRICS_LISTEN", "127.0.0.1:9412", "Prometheus metrics listener (host:port)"},
@@ -150,14 +152,20 @@ static void load_int(const struct envmap *m, const char *name, long long min, lo
 		*out = (int)x;
 }
 
+static void load_bool(const struct envmap *m, const char *name, bool *out, struct config_problems *pr)
+{
+	const char *v = value_of(m, name);
+
+	if (parse_bool(v, out) == -1)
+		problem(pr, "%s: \"%s\" is not true or false", name, v);
+}
+
 static void load_general(struct config *cfg, const struct envmap *m, struct config_problems *pr)
 {
 	const char *v;
 	uint64_t size;
 
-	v = value_of(m, "SYNC_ENABLED");
-	if (parse_bool(v, &cfg->enabled) == -1)
-		problem(pr, "SYNC_ENABLED: \"%s\" is not true or false", v);
+	load_bool(m, "SYNC_ENABLED", &cfg->enabled, pr);
 	v = value_of(m, "SYNC_LOG_LEVEL");
 	if (log_level_parse(v, &cfg->log_level) == -1)
 		problem(pr, "SYNC_LOG_LEVEL: \"%s\" is not error, warn, info or debug", v);
@@ -176,6 +184,8 @@ static void load_general(struct config *cfg, const struct envmap *m, struct conf
 		problem(pr, "SYNC_MAX_PAYLOAD_SIZE: \"%s\" is not a size from 4KiB to 1GiB", v);
 	else
 		cfg->max_payload_bytes = size;
+	load_bool(m, "UI_CONFIG_DISABLED", &cfg->ui_config_disabled, pr);
+	load_bool(m, "LDAP_ENABLED", &cfg->ldap_enabled, pr);
 	cfg->restart_command = dup_or_problem(value_of(m, "SYNC_RESTART_COMMAND"), pr,
 					      "SYNC_RESTART_COMMAND");
 	cfg->keys_storage = dup_or_problem(value_of(m, "KEYS_STORAGE"), pr, "KEYS_STORAGE");

@@ -35,6 +35,8 @@ struct config {
 	size_t encryption_key_len;
 	char *keys_storage;		/* KEYS_STORAGE (Pocket ID v1.x) */
 	char *keys_path;		/* KEYS_PATH (Pocket ID v1.x) */
+	bool ui_config_disabled;	/* Pocket ID's UI_CONFIG_DISABLED */
+	bool ldap_enabled;		/* Pocket ID's LDAP_ENABLED */
 	char *state_dir;		/* SYNC_STATE_DIR */
 	char listen_host[256];		/* SYNC_LISTEN */
 	uint16_t listen_port;

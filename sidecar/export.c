@@ -167,6 +167,21 @@ static int table_add_row(struct pl_table *pt, size_t *cap, sqlite3_stmt *st)
 	return 0;
 }
 
+/* True when the current row of st is a CIMD client (see schema.h). */
+static bool row_is_cimd(const struct schema_table *t, sqlite3_stmt *st)
+{
+	return t->cimd_type_col >= 0 && sqlite3_column_type(st, t->cimd_type_col) == SQLITE_TEXT &&
+	       strcmp((const char *)sqlite3_column_text(st, t->cimd_type_col), "cimd") == 0;
+}
+
+/* Whether column c of a row counts for the content hash: per-node values,
+ * bookkeeping timestamps and a CIMD client's metadata-document columns move
+ * without a change the secondaries need. */
+static bool hashed(const struct schema_table *t, size_t c, bool cimd_row)
+{
+	return schema_column_shared(t, c, cimd_row) && !t->bookkeeping[c];
+}
+
 static int export_table(sqlite3 *db, const struct schema_table *t, struct hasher *h,
 			struct pl_table *pt, char *err, size_t errlen)
 {
@@ -182,7 +197,7 @@ static int export_table(sqlite3 *db, const struct schema_table *t, struct hasher
 	sqlite3_free(sql);
 	hash_bytes(h, 'T', t->name, strlen(t->name));
 	for (size_t c = 0; c < t->ncols; c++) {
-		if (!t->per_node[c])
+		if (hashed(t, c, false))
 			hash_bytes(h, 'C', t->cols[c], strlen(t->cols[c]));
 	}
 	if (pt != NULL && table_init(pt, t) == -1) {
@@ -190,6 +205,7 @@ static int export_table(sqlite3 *db, const struct schema_table *t, struct hasher
 		return errf(err, errlen, "out of memory");
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		bool cimd = row_is_cimd(t, st);
 		hash_bytes(h, 'R', NULL, 0);
 		if (pt != NULL && table_add_row(pt, &cap, st) == -1) {
 			sqlite3_finalize(st);
@@ -197,7 +213,7 @@ static int export_table(sqlite3 *db, const struct schema_table *t, struct hasher
 		}
 		/* With a payload, hash the row just read rather than read it twice. */
 		for (size_t c = 0; c < t->ncols; c++) {
-			if (t->per_node[c])
+			if (!hashed(t, c, cimd))
 				continue;
 			if (pt != NULL)
 				hash_value(h, pl_cell(pt, pt->nrows - 1, c));

@@ -3,6 +3,7 @@
  * and the CLI alike, so two applies never overlap. */
 #include "ingest.h"
 
+#include "drift.h"
 #include "envelope.h"
 #include "log.h"
 #include "restart.h"
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #define RESTART_PENDING_KEY "restart_pending"
+#define CAPTURE_KEY "callback_capture_clients"
 
 static int lock_applies(const char *state_dir, char *err, size_t errlen)
 {
@@ -84,9 +86,32 @@ static void maybe_restart(const struct config *cfg, struct state *st, struct ing
 {
 	r->restart = 2;
 	if (r->apply.restart_needed)
-		r->restart = run_restart(cfg, st, r->apply.jwt_changed ? "jwt_key" : "app_config");
+		r->restart = run_restart(cfg, st, r->apply.restart_why);
 	else if (restart_pending(st))
 		r->restart = run_restart(cfg, st, "retry");
+}
+
+/* What the secondary's own Pocket ID writes that no apply can fix: LDAP
+ * switched on in its database, and clients that capture their first
+ * callback URL. Warned after the first apply since start and whenever the
+ * count changes; the count goes to state.db for `status`. */
+static void check_drift(struct state *st, sqlite3 *db, bool first, struct ingest_result *r)
+{
+	int64_t before = -1;
+	bool ldap = false;
+
+	if (drift_ldap_row_enabled(db, &ldap) == 0 && ldap && first)
+		log_warn("ldap.on_secondary", "msg=\"ldapEnabled is true in this secondary's database: "
+					      "its LDAP job creates users and groups the next sync replaces "
+					      "(their sessions and consents go with them); switch LDAP off here, "
+					      "it runs on the primary\"");
+	if (drift_callback_capture_clients(db, &r->capture_clients) == -1)
+		return;
+	state_status_get_i64(st, CAPTURE_KEY, &before);
+	state_status_set_i64(st, CAPTURE_KEY, (int64_t)r->capture_clients);
+	if (r->capture_clients > 0 && (first || before != (int64_t)r->capture_clients))
+		log_warn("oidc.callback_capture", "clients=%zu msg=\"%s\"", r->capture_clients,
+			 DRIFT_CAPTURE_MSG);
 }
 
 int ingest_retry_restart(const struct config *cfg, struct state *st)
@@ -102,6 +127,7 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 		.dry_run = io->dry_run,
 		.force = io->force,
 		.max_delete_percent = cfg->max_delete_percent,
+		.app_config_from_env = cfg->ui_config_disabled,
 		.keys = {cfg->encryption_key, cfg->encryption_key_len, cfg->keys_storage, cfg->keys_path},
 	};
 	struct payload p;
@@ -144,6 +170,7 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 	if (!io->dry_run) {
 		record(st, cfg->primary_pubkey, &p);
 		maybe_restart(cfg, st, r);
+		check_drift(st, db, io->reapply, r);
 	}
 	r->ok = true;
 	rc = 0;

@@ -23,6 +23,7 @@ struct ingest_result {
 	int64_t issued_at;
 	struct apply_result apply;
 	int restart; /* -1 failed, 0 ok, 1 needed but no command, 2 not needed */
+	size_t capture_clients; /* see drift_callback_capture_clients */
 };
 
 /* Applies wire to db (opened with pidb_open) as io says. Returns 0, or -1 with err

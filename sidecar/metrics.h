@@ -57,6 +57,8 @@ void metrics_add_rows(struct metrics *m, const char *table, enum metrics_op op, 
 void metrics_fail(struct metrics *m, enum metrics_reason reason);
 void metrics_restart(struct metrics *m, bool ok);
 void metrics_set_unknown_tables(struct metrics *m, uint64_t n);
+/* OIDC clients that capture their first callback URL (Pocket ID < v2.10). */
+void metrics_set_callback_capture_clients(struct metrics *m, uint64_t n);
 
 /* Primary. set_peers replaces the peer list (peers gauge = n; last seen from
  * each peer's last_seen_at; export counts of peers still listed are kept).

@@ -25,7 +25,7 @@ struct metrics {
 	enum sync_role role;
 	char version[64];
 	double interval, last_success, last_attempt, last_duration;
-	uint64_t last_payload_bytes, unknown_tables;
+	uint64_t last_payload_bytes, unknown_tables, callback_capture_clients;
 	struct metrics_table tables[METRICS_MAX_TABLES];
 	size_t ntables;
 	uint64_t failures[METRICS_FAIL_COUNT];

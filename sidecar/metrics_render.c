@@ -187,6 +187,9 @@ static void render_outcomes(struct mbuf *b, const struct metrics *m)
 	sample_u64(b, "restarts_total", (const char *[]){"result", "failed"}, 1, m->restarts[1]);
 	gauge_u64(b, "unknown_tables", "Tables in the database that the sync policy does not know.",
 		  m->unknown_tables);
+	gauge_u64(b, "callback_capture_clients",
+		  "OIDC clients without callback URLs on a Pocket ID release that stores the first one it sees.",
+		  m->callback_capture_clients);
 }
 
 static void render_primary(struct mbuf *b, const struct metrics *m)

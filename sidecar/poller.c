@@ -255,6 +255,7 @@ static int handle_payload(struct poller *p, struct fetch *f)
 		return -1;
 	}
 	count_rows(p, &r.apply);
+	metrics_set_callback_capture_clients(p->m, r.capture_clients);
 	if (r.restart == 0 || r.restart == -1) /* a command ran */
 		metrics_restart(p->m, r.restart == 0);
 	metrics_set_applied_generation(p->m, r.generation);

@@ -6,6 +6,7 @@
 #include "primary.h"
 
 #include "b64.h"
+#include "drift.h"
 #include "http_server.h"
 #include "log.h"
 #include "memtrim.h"
@@ -43,6 +44,7 @@ struct primary {
 	sqlite3 *db;
 	int64_t data_version;
 	uint64_t generation;
+	int64_t capture_clients; /* last count logged, -1 = none yet */
 	struct event *tick;
 	size_t nwaiters;
 	struct waiter waiters[PRIMARY_MAX_WAITERS];
@@ -66,6 +68,23 @@ static void refresh_peers_metric(struct primary *p)
 	}
 }
 
+/* Clients that capture their first callback URL (Pocket ID < v2.10): a
+ * metric, a status.db count, and a warning when the count changes. */
+static void check_callback_capture(struct primary *p)
+{
+	size_t n;
+
+	if (drift_callback_capture_clients(p->db, &n) == -1)
+		return;
+	metrics_set_callback_capture_clients(p->m, n);
+	if ((int64_t)n == p->capture_clients)
+		return;
+	p->capture_clients = (int64_t)n;
+	state_status_set_i64(p->st, "callback_capture_clients", (int64_t)n);
+	if (n > 0)
+		log_warn("oidc.callback_capture", "clients=%zu msg=\"%s\"", n, DRIFT_CAPTURE_MSG);
+}
+
 /* Recomputes the generation when Pocket ID committed since the last look. */
 static int refresh_generation(struct primary *p)
 {
@@ -85,6 +104,7 @@ static int refresh_generation(struct primary *p)
 	p->data_version = dv;
 	metrics_set_generation(p->m, p->generation);
 	metrics_set_unknown_tables(p->m, res.nunknown);
+	check_callback_capture(p);
 	return 0;
 }
 
@@ -323,7 +343,8 @@ struct primary *primary_new(struct event_base *base, const struct config *cfg,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	*p = (struct primary){.base = base, .cfg = cfg, .me = me, .st = st, .m = m, .data_version = -2};
+	*p = (struct primary){.base = base, .cfg = cfg, .me = me, .st = st, .m = m, .data_version = -2,
+			      .capture_clients = -1};
 	if (pidb_open(cfg->db_path, cfg->busy_timeout_ms, &p->db, err, errlen) == -1)
 		goto fail;
 	p->tick = evtimer_new(base, on_tick, p);

@@ -1,5 +1,7 @@
 /* restart: fork/exec of the configured command with a deadline; the child
- * gets its own process group so a timeout kills everything it started. */
+ * gets its own process group so a timeout stops everything it started:
+ * SIGTERM first (a `systemctl restart` or `docker restart` then still lets
+ * Pocket ID shut down cleanly), SIGKILL after RESTART_GRACE_MS. */
 #include "restart.h"
 
 #include "log.h"
@@ -16,6 +18,30 @@ static int64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define RESTART_GRACE_MS 10000
+
+/* Waits for pid until deadline; returns waitpid's result (0 = still running). */
+static pid_t wait_until(pid_t pid, int64_t deadline, int *status)
+{
+	pid_t done;
+
+	while ((done = waitpid(pid, status, WNOHANG)) == 0 && mono_ms() < deadline) {
+		struct timespec pause = {0, 20 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+	return done;
+}
+
+/* The command overran: ask its process group to stop, then force it. */
+static void stop_group(pid_t pid, int *status)
+{
+	kill(-pid, SIGTERM);
+	if (wait_until(pid, mono_ms() + RESTART_GRACE_MS, status) == 0) {
+		kill(-pid, SIGKILL);
+		waitpid(pid, status, 0);
+	}
 }
 
 int restart_pocket_id(const char *command, uint64_t timeout_ms, const char *why)
@@ -43,13 +69,9 @@ int restart_pocket_id(const char *command, uint64_t timeout_ms, const char *why)
 	}
 	setpgid(pid, pid);
 	deadline = mono_ms() + (int64_t)timeout_ms;
-	while ((done = waitpid(pid, &status, WNOHANG)) == 0 && mono_ms() < deadline) {
-		struct timespec pause = {0, 20 * 1000 * 1000};
-		nanosleep(&pause, NULL);
-	}
+	done = wait_until(pid, deadline, &status);
 	if (done == 0) {
-		kill(-pid, SIGKILL);
-		waitpid(pid, &status, 0);
+		stop_group(pid, &status);
 		log_error("restart.failed", "reason=timeout timeout_ms=%llu",
 			  (unsigned long long)timeout_ms);
 		return -1;

@@ -6,9 +6,9 @@
 
 #include <stdint.h>
 
-/* Returns 0 when the command exited 0 within timeout_ms, -1 otherwise
- * (killed on timeout). A NULL command logs that Pocket ID needs a manual
- * restart and returns 1. */
+/* Returns 0 when the command exited 0 within timeout_ms, -1 otherwise (on
+ * timeout its process group gets SIGTERM, then SIGKILL 10 s later). A NULL
+ * command logs that Pocket ID needs a manual restart and returns 1. */
 int restart_pocket_id(const char *command, uint64_t timeout_ms, const char *why);
 
 #endif

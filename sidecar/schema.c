@@ -26,12 +26,37 @@ static const char *const local_tables[] = {
 
 /* Columns each node writes for itself: kept on update, taken on insert, and
  * left out of the change detection. */
-static const struct {
+struct table_column {
 	const char *table, *column;
-} per_node_columns[] = {
+};
+
+static const struct table_column per_node_columns[] = {
 	{"api_keys", "last_used_at"},
 	{"api_keys", "expiration_email_sent"},
 	{"oidc_clients", "pkce_supported"}, /* set by /authorize on whichever node served it */
+};
+
+/* Timestamps Pocket ID bumps without a real change (LDAP sync touches every
+ * synced user and group each hour and re-saves their pictures). */
+static const struct table_column bookkeeping_columns[] = {
+	{"users", "updated_at"},
+	{"user_groups", "updated_at"},
+	{"apis", "updated_at"},
+	{"storage", "mod_time"},
+};
+
+/* v2.13+: the oidc_clients columns a client metadata document fills in
+ * (upsertMetadataClient in Pocket ID's internal/oidc/store.go). Every other
+ * column of a CIMD client is edited by admins and shipped. */
+static const char *const cimd_document_columns[] = {
+	"name", "callback_urls", "logout_callback_urls", "credentials", "is_public",
+	"pkce_enabled", "metadata_expires_at", "metadata_grant_types", NULL,
+};
+
+/* Child tables whose rows follow a CIMD client that only this node has. */
+static const char *const cimd_child_tables[] = {
+	"oidc_clients_allowed_user_groups", "oidc_clients_allowed_apis",
+	"oidc_clients_allowed_api_permissions", NULL,
 };
 
 /* Rows that belong to one node even inside durable tables. Each applies
@@ -39,16 +64,15 @@ static const struct {
 static const struct {
 	const char *table, *needs_column, *where;
 } local_rows[] = {
-	{"app_config_variables", "key", "\"key\" = 'instanceId'"},
-	/* v2.13+: client-metadata-document clients are created by OIDC flows on
-	 * any node; deleting them on a secondary would cascade its sessions. */
-	{"oidc_clients", "client_type", "client_type = 'cimd'"},
-	{"oidc_clients_allowed_user_groups", "oidc_client_id",
-	 "oidc_client_id IN (SELECT id FROM oidc_clients WHERE client_type = 'cimd')"},
-	{"oidc_clients_allowed_apis", "oidc_client_id",
-	 "oidc_client_id IN (SELECT id FROM oidc_clients WHERE client_type = 'cimd')"},
-	{"oidc_clients_allowed_api_permissions", "oidc_client_id",
-	 "oidc_client_id IN (SELECT id FROM oidc_clients WHERE client_type = 'cimd')"},
+	/* instanceId: the node's identity. ldapEnabled: LDAP sync must run on
+	 * the primary only (a secondary's run would create users with fresh
+	 * ids). *ImageType (v1.x): the image files live on each node's disk. */
+	{"app_config_variables", "key",
+	 "\"key\" IN ('instanceId', 'ldapEnabled', 'backgroundImageType', "
+	 "'logoLightImageType', 'logoDarkImageType')"},
+	/* Default profile pictures: rendered and saved by whichever node served
+	 * the GET. */
+	{"storage", "path", "path GLOB 'profile-pictures/defaults/*'"},
 };
 
 static bool in_list(const char *const *list, const char *name)
@@ -70,14 +94,31 @@ enum table_class schema_classify(const char *name)
 	return TABLE_UNKNOWN;
 }
 
-bool schema_column_per_node(const char *table, const char *column)
+static bool in_columns(const struct table_column *list, size_t n, const char *table,
+		       const char *column)
 {
-	for (size_t i = 0; i < sizeof(per_node_columns) / sizeof(per_node_columns[0]); i++) {
-		if (strcmp(per_node_columns[i].table, table) == 0 &&
-		    strcmp(per_node_columns[i].column, column) == 0)
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(list[i].table, table) == 0 && strcmp(list[i].column, column) == 0)
 			return true;
 	}
 	return false;
+}
+
+bool schema_column_per_node(const char *table, const char *column)
+{
+	return in_columns(per_node_columns, sizeof(per_node_columns) / sizeof(per_node_columns[0]),
+			  table, column);
+}
+
+bool schema_column_bookkeeping(const char *table, const char *column)
+{
+	return in_columns(bookkeeping_columns,
+			  sizeof(bookkeeping_columns) / sizeof(bookkeeping_columns[0]), table, column);
+}
+
+bool schema_column_shared(const struct schema_table *t, size_t c, bool cimd_row)
+{
+	return !t->per_node[c] && !(cimd_row && t->cimd_owned[c]);
 }
 
 int schema_column_index(const struct schema_table *t, const char *name)
@@ -107,6 +148,32 @@ static int prepare(sqlite3 *db, const char *fmt, const char *arg, sqlite3_stmt *
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* The per-column policy flags of t, once its columns are known. */
+static int set_column_flags(struct schema_table *t)
+{
+	bool clients = strcmp(t->name, "oidc_clients") == 0;
+
+	t->per_node = calloc(t->ncols + 1, sizeof(bool));
+	t->bookkeeping = calloc(t->ncols + 1, sizeof(bool));
+	t->cimd_owned = calloc(t->ncols + 1, sizeof(bool));
+	if (t->per_node == NULL || t->bookkeeping == NULL || t->cimd_owned == NULL)
+		return -1;
+	for (size_t c = 0; c < t->ncols; c++) {
+		if (t->cols[c] == NULL)
+			return -1;
+		t->per_node[c] = schema_column_per_node(t->name, t->cols[c]);
+		t->bookkeeping[c] = schema_column_bookkeeping(t->name, t->cols[c]);
+		t->cimd_owned[c] = clients && in_list(cimd_document_columns, t->cols[c]);
+	}
+	t->cimd_type_col = clients ? schema_column_index(t, "client_type") : -1;
+	t->cimd_client_col = in_list(cimd_child_tables, t->name)
+				     ? schema_column_index(t, "oidc_client_id") : -1;
+	t->cached_col = -1;
+	if (strcmp(t->name, "storage") == 0 && (t->cached_col = schema_column_index(t, "path")) >= 0)
+		t->cached_prefix = "application-images/"; /* Pocket ID maps their extensions at start */
+	return 0;
+}
+
 /* Columns, per-node flags and primary key from PRAGMA table_info. */
 static int load_columns(sqlite3 *db, struct schema_table *t)
 {
@@ -116,28 +183,26 @@ static int load_columns(sqlite3 *db, struct schema_table *t)
 	if (prepare(db, "PRAGMA main.table_info(\"%w\")", t->name, &st) == -1)
 		return -1;
 	t->cols = calloc(cap, sizeof(char *));
-	t->per_node = calloc(cap, sizeof(bool));
 	t->key = calloc(cap, sizeof(size_t));
-	while (t->cols != NULL && t->per_node != NULL && t->key != NULL && sqlite3_step(st) == SQLITE_ROW) {
+	while (t->cols != NULL && t->key != NULL && sqlite3_step(st) == SQLITE_ROW) {
 		int pk = sqlite3_column_int(st, 5);
 		if (t->ncols == cap) {
 			cap *= 2;
 			char **c = realloc(t->cols, cap * sizeof(char *));
-			bool *p = c ? realloc(t->per_node, cap * sizeof(bool)) : NULL;
-			size_t *k = p ? realloc(t->key, cap * sizeof(size_t)) : NULL;
+			size_t *k = c ? realloc(t->key, cap * sizeof(size_t)) : NULL;
 			if (c) t->cols = c;
-			if (p) t->per_node = p;
 			if (k == NULL)
 				break;
 			t->key = k;
 		}
 		t->cols[t->ncols] = strdup((const char *)sqlite3_column_text(st, 1));
-		t->per_node[t->ncols] = schema_column_per_node(t->name, t->cols[t->ncols]);
 		if (pk > 0 && pk < 64)
 			pk_pos[pk] = t->ncols + 1;
 		t->ncols++;
 	}
 	sqlite3_finalize(st);
+	if (set_column_flags(t) == -1)
+		return -1;
 	for (size_t i = 1; i < 64; i++) {
 		if (pk_pos[i] != 0)
 			t->key[t->nkey++] = pk_pos[i] - 1;
@@ -185,20 +250,6 @@ static void set_local_rows(struct schema_table *t)
 		if (strcmp(local_rows[i].table, t->name) == 0 &&
 		    schema_column_index(t, local_rows[i].needs_column) >= 0)
 			t->local_rows = local_rows[i].where;
-	}
-}
-
-/* The cimd filters of the child tables are only valid when oidc_clients has
- * client_type: drop them otherwise. */
-static void check_local_rows(struct schema *s)
-{
-	const struct schema_table *clients = schema_table(s, "oidc_clients");
-	bool cimd = clients != NULL && schema_column_index(clients, "client_type") >= 0;
-
-	for (size_t i = 0; i < s->ntables; i++) {
-		if (s->tables[i].local_rows != NULL && strstr(s->tables[i].local_rows, "cimd") &&
-		    !cimd)
-			s->tables[i].local_rows = NULL;
 	}
 }
 
@@ -323,7 +374,6 @@ int schema_load(sqlite3 *db, struct schema *s, char *err, size_t errlen)
 			s->has_app_config = true;
 	}
 	sqlite3_finalize(st);
-	check_local_rows(s);
 	if (order_by_foreign_keys(db, s) == -1) {
 		errf(err, errlen, "out of memory");
 		goto fail;
@@ -342,6 +392,8 @@ void schema_free(struct schema *s)
 			free(t->cols[c]);
 		free(t->cols);
 		free(t->per_node);
+		free(t->bookkeeping);
+		free(t->cimd_owned);
 		free(t->key);
 		free(t->name);
 	}

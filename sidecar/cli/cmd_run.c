@@ -72,6 +72,11 @@ static int start_role(struct daemon *d, struct http_server_config *hc, char *err
 		hc->ctx = d->primary;
 		return d->primary == NULL ? -1 : 0;
 	}
+	if (d->cfg.ldap_enabled)
+		log_warn("ldap.on_secondary", "msg=\"LDAP_ENABLED=true in this secondary's Pocket ID "
+					      "environment: its LDAP job creates users and groups the next sync "
+					      "replaces (their sessions and consents go with them); set it only "
+					      "on the primary\"");
 	if (d->cfg.primary_token == NULL) {
 		char pub[45];
 		b64_encode(pub, d->me.pub, 32);

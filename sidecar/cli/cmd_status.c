@@ -50,6 +50,22 @@ static void status_peers(const struct status_out *o, const struct peer_info *p, 
 	}
 }
 
+/* OIDC clients that capture their first callback URL (Pocket ID < v2.10),
+ * as the daemon last counted them. */
+static int status_capture(const struct status_out *o, struct state *st)
+{
+	char buf[24] = "-";
+	int64_t n = 0;
+	int rc = state_status_get_i64(st, "callback_capture_clients", &n);
+
+	if (rc == -1)
+		return -1;
+	if (rc == 0)
+		snprintf(buf, sizeof(buf), "%lld", (long long)n);
+	status_line(o, "callback_capture_clients", "callback capture:", buf);
+	return 0;
+}
+
 static int status_primary(const struct status_out *o, struct state *st)
 {
 	struct peer_info *peers;
@@ -65,7 +81,7 @@ static int status_primary(const struct status_out *o, struct state *st)
 	status_line(o, "generation", "generation:", buf);
 	status_peers(o, peers, n);
 	free(peers);
-	return 0;
+	return status_capture(o, st);
 }
 
 /* A timestamp status key as RFC 3339 or "never". */
@@ -115,7 +131,8 @@ static int status_secondary(const struct status_out *o, const struct config *cfg
 	status_line(o, "primary_fingerprint", "primary fingerprint:", fp);
 	status_line(o, "applied_generation", "applied generation:", buf);
 	if (status_time(o, st, "last_attempt_at", "last attempt:") == -1 ||
-	    status_time(o, st, "last_success_at", "last success:") == -1)
+	    status_time(o, st, "last_success_at", "last success:") == -1 ||
+	    status_capture(o, st) == -1)
 		return -1;
 	return status_error(o, st);
 }

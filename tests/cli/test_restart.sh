@@ -56,23 +56,30 @@ same "the command ran once" "$(runs)" 1
 if kill -0 "$(cat "$tmp/shell.pid")" 2>/dev/null; then out="pid $(cat "$tmp/shell.pid") alive"; bad "the timed-out command was killed"
 else ok "the timed-out command was killed"; fi
 
+# A command that overruns gets SIGTERM first, so what it runs (systemctl,
+# docker) can still stop Pocket ID cleanly; the run still counts as failed.
+export SYNC_RESTART_COMMAND="trap 'echo stopped >\"$tmp/term\"; exit 0' TERM; echo run >>'$tmp/runs'; while :; do sleep 1; done"
+check "a hanging command is asked to stop" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
+same "it got SIGTERM" "$(cat "$tmp/term" 2>/dev/null)" stopped
+contains "that run failed too" "event=restart.failed reason=timeout"
+
 echo 1 >"$tmp/status"
 export SYNC_RESTART_COMMAND="echo run >>'$tmp/runs'; exit \$(cat '$tmp/status')"
 
 check "the same payload again" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
 contains "nothing to apply" "is already applied"
 contains "the failed restart is retried" "why=retry"
-same "the command ran again" "$(runs)" 2
+same "the command ran again" "$(runs)" 3
 
 echo 0 >"$tmp/status"
 check "again, the command now succeeds" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
 contains "the retry succeeds" "event=restart.done why=retry"
-same "the command ran a third time" "$(runs)" 3
+same "the command ran a fourth time" "$(runs)" 4
 
 check "once it succeeded" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
-same "nothing runs any more" "$(runs)" 3
+same "nothing runs any more" "$(runs)" 4
 check "a dry run never restarts" 0 "$BIN" apply --dry-run --env-file "$SENV" "$tmp/p.sealed"
-same "still three runs" "$(runs)" 3
+same "still four runs" "$(runs)" 4
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

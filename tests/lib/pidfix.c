@@ -177,8 +177,11 @@ char *fx_dump_durable(sqlite3 *db)
 		sqlite3_free(sel);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			char *line = sqlite3_mprintf("%s:", t->name);
+			bool cimd = t->cimd_type_col >= 0 &&
+				    sqlite3_column_type(st, t->cimd_type_col) == SQLITE_TEXT &&
+				    strcmp((const char *)sqlite3_column_text(st, t->cimd_type_col), "cimd") == 0;
 			for (size_t c = 0; c < t->ncols; c++) {
-				if (t->per_node[c])
+				if (!schema_column_shared(t, c, cimd))
 					continue;
 				sqlite3_stmt *q;
 				sqlite3_prepare_v2(db, "SELECT quote(?)", -1, &q, NULL);

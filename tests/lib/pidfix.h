@@ -27,7 +27,8 @@ void fx_exec(sqlite3 *db, const char *sql);
 /* The number of rows matching a query's count(*). */
 long fx_count(sqlite3 *db, const char *sql);
 /* Text dump of every shipped row of every durable table (schema order, key
- * order, per-node columns left out), for comparing two nodes. malloc'd. */
+ * order, per-node columns and a CIMD client's metadata-document columns left
+ * out), for comparing two nodes. malloc'd. */
 char *fx_dump_durable(sqlite3 *db);
 /* The standard demo content: users alice, bob, carol; groups; passkeys;
  * claims; an OIDC client with an allowed group; an API key. */

@@ -63,6 +63,7 @@ static const char *const common[][2] = {
 	{"failures_total", "counter"},
 	{"restarts_total", "counter"},
 	{"unknown_tables", "gauge"},
+	{"callback_capture_clients", "gauge"},
 };
 
 static void test_fresh_primary(void **unused)
@@ -134,6 +135,7 @@ static void test_values_and_escaping(void **unused)
 	metrics_set_last_duration(m, 0.1);
 	metrics_set_last_payload_bytes(m, 65536);
 	metrics_set_unknown_tables(m, 3);
+	metrics_set_callback_capture_clients(m, 2);
 	metrics_set_applied_generation(m, UINT64_MAX);
 	metrics_add_rows(m, "users", METRICS_OP_INSERT, 5);
 	metrics_add_rows(m, "users", METRICS_OP_INSERT, 2);
@@ -151,6 +153,7 @@ static void test_values_and_escaping(void **unused)
 	assert_line(text, "pocket_id_sync_last_duration_seconds 0.1");
 	assert_line(text, "pocket_id_sync_last_payload_bytes 65536");
 	assert_line(text, "pocket_id_sync_unknown_tables 3");
+	assert_line(text, "pocket_id_sync_callback_capture_clients 2");
 	assert_line(text, "pocket_id_sync_applied_generation 18446744073709551615");
 	assert_line(text, "pocket_id_sync_rows_total{table=\"users\",op=\"insert\"} 7");
 	assert_line(text, "pocket_id_sync_rows_total{table=\"users\",op=\"update\"} 0");
