@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define KEY_P "primary-encryption-key-0123"
@@ -172,6 +173,43 @@ static void test_wrong_encryption_key_refused(void **state)
 		free(after);
 		free(jwk);
 		pair_free(&x);
+	}
+}
+
+/* The JWT key is stored wrapped with this node's instance id: before Pocket ID
+ * first ran here there is none, and the apply is refused before anything is
+ * written, whether the key would go to kv or to an encrypted key file. */
+static void test_no_instance_id_refused(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		for (int in_file = 0; in_file <= 1; in_file++) {
+			struct pair x = pair_new(*v, false);
+			struct apply_opts o = {.max_delete_percent = 100};
+			struct apply_result r;
+			struct payload p;
+			char err[256] = "", keys[1024], *before, *after;
+
+			snprintf(keys, sizeof(keys), "%s/keys", x.dir);
+			assert_int_equal(mkdir(keys, 0700), 0);
+			if (fx_count(x.s, "SELECT count(*) FROM sqlite_master WHERE name = 'app_config_variables'") == 1)
+				fx_exec(x.s, "DELETE FROM app_config_variables WHERE key = 'instanceId'");
+			if (fx_count(x.s, "SELECT count(*) FROM sqlite_master WHERE name = 'kv'") == 1)
+				fx_exec(x.s, in_file ? "DELETE FROM kv" : "DELETE FROM kv WHERE key = 'instance_id'");
+			before = fx_dump_durable(x.s);
+			make_payload(x.p, KEY_P, &p);
+			o.keys = (struct jwt_store_cfg){(const uint8_t *)KEY_S, strlen(KEY_S),
+							in_file ? "file" : NULL, keys};
+			if (apply_payload(x.sdb, &p, &o, &r, err, sizeof(err)) != APPLY_ERR_KEY)
+				fail_msg("%s (%s): not refused: %s", *v, in_file ? "file" : "kv", err);
+			assert_non_null(strstr(err, "no instance id"));
+			after = fx_dump_durable(x.s);
+			assert_string_equal(before, after);
+			payload_free(&p);
+			free(before);
+			free(after);
+			pair_free(&x);
+		}
 	}
 }
 
@@ -428,6 +466,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initial_sync_and_idempotence),
 		cmocka_unit_test(test_wrong_encryption_key_refused),
+		cmocka_unit_test(test_no_instance_id_refused),
 		cmocka_unit_test(test_rename_and_swaps),
 		cmocka_unit_test(test_delete_user_cascades_only_theirs),
 		cmocka_unit_test(test_passkeys_groups_clients),
