@@ -50,15 +50,46 @@ size_t json_number_len(const uint8_t *s, size_t n, bool *integer)
 	return i;
 }
 
+/* Bytes that end the fast run inside a string: controls, '"', '\\' and
+ * non-ASCII (which then needs the UTF-8 check). */
+static bool string_special(uint8_t c)
+{
+	return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+}
+
+/* string_special for eight bytes at once (the "has less than" and "has zero"
+ * bit tricks, exact: no false answers either way). */
+static bool word_special(const uint8_t *p)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t w, q, b;
+
+	memcpy(&w, p, 8);
+	q = w ^ (ones * '"');
+	b = w ^ (ones * '\\');
+	return ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0;
+}
+
 /* From the opening quote to just past the closing one. */
 static int scan_string(struct scan *s)
 {
 	size_t start = ++s->i;
+	bool ascii = true;
 
 	for (; s->i < s->n; s->i++) {
-		uint8_t c = s->p[s->i];
+		uint8_t c;
+		while (s->n - s->i >= 8 && !word_special(s->p + s->i))
+			s->i += 8;
+		if (s->i == s->n)
+			break;
+		if (!string_special(c = s->p[s->i]))
+			continue;
+		if (c >= 0x80) {
+			ascii = false;
+			continue;
+		}
 		if (c == '"') {
-			if (!utf8_plain(s->p + start, s->i - start))
+			if (!ascii && !utf8_plain(s->p + start, s->i - start))
 				return errf(s->err, s->errlen, "invalid UTF-8 inside a string");
 			s->i++;
 			return 0;
@@ -67,11 +98,9 @@ static int scan_string(struct scan *s)
 			return errf(s->err, s->errlen, "a NUL byte inside a string");
 		if (c < 0x20)
 			return errf(s->err, s->errlen, "a control byte 0x%02x inside a string", c);
-		if (c == '\\') {
-			if (s->n - s->i >= 6 && memcmp(s->p + s->i + 1, "u0000", 5) == 0)
-				return errf(s->err, s->errlen, "a string contains \\u0000 (U+0000)");
-			s->i++; /* the escaped byte; cJSON checks the escape itself */
-		}
+		if (s->n - s->i >= 6 && memcmp(s->p + s->i + 1, "u0000", 5) == 0)
+			return errf(s->err, s->errlen, "a string contains \\u0000 (U+0000)");
+		s->i++; /* '\\' and the escaped byte; cJSON checks the escape itself */
 	}
 	return errf(s->err, s->errlen, "the payload ends inside a string");
 }

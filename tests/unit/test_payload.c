@@ -326,6 +326,33 @@ static void test_raw_text_rejections(void **state)
 	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "null", "[]") "\"", "after the JSON object");
 }
 
+/* The string scan goes eight bytes at a time: one odd byte or escape at
+ * every offset of a run of ASCII must get the same verdict as alone. */
+static void test_raw_text_every_offset(void **state)
+{
+	static const struct { const char *odd; bool ok; } odd[] = {
+		{"\x01", false}, {"\x1f", false}, {"\x7f", true}, {"\xc3\xa9", true}, {"\xff", false},
+		{"\xed\xa0\x80", false}, {"\\u0000", false}, {"\\\"", true}, {"\\\\", true},
+	};
+	(void)state;
+	for (size_t n = 0; n <= 20; n++) {
+		for (size_t at = 0; at <= n; at++) {
+			for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+				char cell[64], doc[1024];
+				int len;
+				snprintf(cell, sizeof(cell), "\"t:%.*s%s%.*s\"", (int)at, "aaaaaaaaaaaaaaaaaaaa",
+					 odd[k].odd, (int)(n - at), "bbbbbbbbbbbbbbbbbbbb");
+				len = snprintf(doc, sizeof(doc), "{\"format\":1," HDR ",\"tables\":"
+					       "[{\"name\":\"t\",\"columns\":[\"c\"],\"rows\":[[%s]]}]}", cell);
+				if (odd[k].ok)
+					expect_accept_n(doc, (size_t)len);
+				else
+					expect_reject_n(doc, (size_t)len, "");
+			}
+		}
+	}
+}
+
 static void test_header_rejections(void **state)
 {
 	(void)state;
@@ -431,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_cell_forms),
 		cmocka_unit_test(test_document_rejections),
 		cmocka_unit_test(test_raw_text_rejections),
+		cmocka_unit_test(test_raw_text_every_offset),
 		cmocka_unit_test(test_header_rejections),
 		cmocka_unit_test(test_corpus_verdicts),
 		cmocka_unit_test(test_time_round_trip),
