@@ -213,6 +213,77 @@ static void test_no_instance_id_refused(void **state)
 	}
 }
 
+static struct pl_table *table_named(struct payload *p, const char *name)
+{
+	for (size_t i = 0; i < p->ntables; i++) {
+		if (strcmp(p->tables[i].name, name) == 0)
+			return &p->tables[i];
+	}
+	fail_msg("payload has no table %s", name);
+	return NULL;
+}
+
+/* Names are matched to the local schema byte for byte: a table or column
+ * whose name differs only in case is refused, not folded onto the local one. */
+static void test_names_matched_exactly(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		for (int column = 0; column <= 1; column++) {
+			struct pair x = pair_new(*v, false);
+			struct apply_opts o = {.max_delete_percent = 100, .keys = {(const uint8_t *)KEY_S, strlen(KEY_S), NULL, NULL}};
+			struct apply_result r;
+			struct payload p;
+			struct pl_table *t;
+			char err[256] = "", *before = fx_dump_durable(x.s), *after, **name;
+
+			make_payload(x.p, KEY_P, &p);
+			t = table_named(&p, "users");
+			name = column ? &t->cols[1] : &t->name;
+			for (char *c = *name; *c != '\0'; c++)
+				*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+			assert_int_equal(apply_payload(x.sdb, &p, &o, &r, err, sizeof(err)), APPLY_ERR_SCHEMA);
+			assert_non_null(strstr(err, column ? "is missing from the payload" : "USERS"));
+			after = fx_dump_durable(x.s);
+			assert_string_equal(before, after);
+			payload_free(&p);
+			free(before);
+			free(after);
+			pair_free(&x);
+		}
+	}
+}
+
+/* A table the payload leaves out keeps its rows on the secondary. */
+static void test_table_left_out_kept(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		struct pair x = pair_new(*v, true);
+		struct apply_opts o = {.max_delete_percent = 100, .keys = {(const uint8_t *)KEY_S, strlen(KEY_S), NULL, NULL}};
+		struct apply_result r;
+		struct payload p;
+		struct pl_table *t, keep;
+		char err[256] = "";
+
+		fx_exec(x.s, "UPDATE user_groups SET friendly_name = 'Local'");
+		fx_exec(x.p, "UPDATE users SET first_name = 'Changed'");
+		make_payload(x.p, KEY_P, &p);
+		/* Moved past the end for the apply, back before payload_free. */
+		t = table_named(&p, "user_groups");
+		keep = *t;
+		*t = p.tables[p.ntables - 1];
+		p.tables[--p.ntables] = keep;
+		if (apply_payload(x.sdb, &p, &o, &r, err, sizeof(err)) != APPLY_OK)
+			fail_msg("%s: apply: %s", *v, err);
+		p.ntables++;
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM users WHERE first_name = 'Changed'"), 3);
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM user_groups WHERE friendly_name = 'Local'"), 2);
+		payload_free(&p);
+		pair_free(&x);
+	}
+}
+
 static void test_rename_and_swaps(void **state)
 {
 	(void)state;
@@ -467,6 +538,8 @@ int main(void)
 		cmocka_unit_test(test_initial_sync_and_idempotence),
 		cmocka_unit_test(test_wrong_encryption_key_refused),
 		cmocka_unit_test(test_no_instance_id_refused),
+		cmocka_unit_test(test_names_matched_exactly),
+		cmocka_unit_test(test_table_left_out_kept),
 		cmocka_unit_test(test_rename_and_swaps),
 		cmocka_unit_test(test_delete_user_cascades_only_theirs),
 		cmocka_unit_test(test_passkeys_groups_clients),
