@@ -359,6 +359,8 @@ def validate_document(data, own_pub, pinned_pub, last_generation=None):
         if not isinstance(obj, dict):
             raise ValueError("document is not a JSON object")
         _check_values(obj)
+        if any(isinstance(v, float) for v in obj.values()):
+            raise ValueError("a top-level number has a fraction or exponent (section 8)")
         fmt = obj.get("format")
         if type(fmt) is not int or abs(fmt) >= 2**53:
             raise ValueError("member format is missing or not an integer")
