@@ -146,6 +146,23 @@ static void test_initial_sync_and_idempotence(void **state)
 	}
 }
 
+/* Applies p on the secondary and expects it refused with status want, a
+ * message containing needle, and the secondary's durable data unchanged. */
+static void expect_refused(struct pair *x, const struct payload *p, const struct apply_opts *o,
+			   enum apply_status want, const char *needle)
+{
+	struct apply_result r;
+	char err[256] = "", *before = fx_dump_durable(x->s), *after;
+	enum apply_status st = apply_payload(x->sdb, p, o, &r, err, sizeof(err));
+
+	if (st != want || strstr(err, needle) == NULL)
+		fail_msg("%s: status %d (want %d): %s", x->version, st, want, err);
+	after = fx_dump_durable(x->s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
 /* A secondary whose ENCRYPTION_KEY is not the one its Pocket ID uses cannot
  * read its own JWT key: replacing it would leave Pocket ID a key it cannot
  * decrypt, so the apply is refused and nothing is written. */
@@ -155,22 +172,16 @@ static void test_wrong_encryption_key_refused(void **state)
 	for (const char *const *v = fx_versions; *v; v++) {
 		struct pair x = pair_new(*v, false);
 		struct apply_opts o = {.max_delete_percent = 100};
-		struct apply_result r;
 		struct payload p;
-		char err[256] = "", *before = fx_dump_durable(x.s), *after, *jwk;
+		char *jwk;
 
 		make_payload(x.p, KEY_P, &p);
 		o.keys = (struct jwt_store_cfg){(const uint8_t *)"not-the-key-pocket-id-uses", 26, NULL, NULL};
-		assert_int_equal(apply_payload(x.sdb, &p, &o, &r, err, sizeof(err)), APPLY_ERR_KEY);
-		assert_non_null(strstr(err, "ENCRYPTION_KEY"));
-		after = fx_dump_durable(x.s);
-		assert_string_equal(before, after);
+		expect_refused(&x, &p, &o, APPLY_ERR_KEY, "ENCRYPTION_KEY");
 		jwk = fx_jwk(x.s, KEY_S);
 		assert_non_null(jwk);
 		assert_true(jwk_same(jwk, FX_JWK_B));
 		payload_free(&p);
-		free(before);
-		free(after);
 		free(jwk);
 		pair_free(&x);
 	}
@@ -186,9 +197,8 @@ static void test_no_instance_id_refused(void **state)
 		for (int in_file = 0; in_file <= 1; in_file++) {
 			struct pair x = pair_new(*v, false);
 			struct apply_opts o = {.max_delete_percent = 100};
-			struct apply_result r;
 			struct payload p;
-			char err[256] = "", keys[1024], *before, *after;
+			char keys[1024];
 
 			snprintf(keys, sizeof(keys), "%s/keys", x.dir);
 			assert_int_equal(mkdir(keys, 0700), 0);
@@ -196,18 +206,11 @@ static void test_no_instance_id_refused(void **state)
 				fx_exec(x.s, "DELETE FROM app_config_variables WHERE key = 'instanceId'");
 			if (fx_count(x.s, "SELECT count(*) FROM sqlite_master WHERE name = 'kv'") == 1)
 				fx_exec(x.s, in_file ? "DELETE FROM kv" : "DELETE FROM kv WHERE key = 'instance_id'");
-			before = fx_dump_durable(x.s);
 			make_payload(x.p, KEY_P, &p);
 			o.keys = (struct jwt_store_cfg){(const uint8_t *)KEY_S, strlen(KEY_S),
 							in_file ? "file" : NULL, keys};
-			if (apply_payload(x.sdb, &p, &o, &r, err, sizeof(err)) != APPLY_ERR_KEY)
-				fail_msg("%s (%s): not refused: %s", *v, in_file ? "file" : "kv", err);
-			assert_non_null(strstr(err, "no instance id"));
-			after = fx_dump_durable(x.s);
-			assert_string_equal(before, after);
+			expect_refused(&x, &p, &o, APPLY_ERR_KEY, "no instance id");
 			payload_free(&p);
-			free(before);
-			free(after);
 			pair_free(&x);
 		}
 	}
@@ -232,23 +235,18 @@ static void test_names_matched_exactly(void **state)
 		for (int column = 0; column <= 1; column++) {
 			struct pair x = pair_new(*v, false);
 			struct apply_opts o = {.max_delete_percent = 100, .keys = {(const uint8_t *)KEY_S, strlen(KEY_S), NULL, NULL}};
-			struct apply_result r;
 			struct payload p;
 			struct pl_table *t;
-			char err[256] = "", *before = fx_dump_durable(x.s), *after, **name;
+			char **name;
 
 			make_payload(x.p, KEY_P, &p);
 			t = table_named(&p, "users");
 			name = column ? &t->cols[1] : &t->name;
 			for (char *c = *name; *c != '\0'; c++)
 				*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
-			assert_int_equal(apply_payload(x.sdb, &p, &o, &r, err, sizeof(err)), APPLY_ERR_SCHEMA);
-			assert_non_null(strstr(err, column ? "is missing from the payload" : "USERS"));
-			after = fx_dump_durable(x.s);
-			assert_string_equal(before, after);
+			expect_refused(&x, &p, &o, APPLY_ERR_SCHEMA,
+				       column ? "is missing from the payload" : "USERS");
 			payload_free(&p);
-			free(before);
-			free(after);
 			pair_free(&x);
 		}
 	}
