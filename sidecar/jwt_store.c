@@ -252,13 +252,14 @@ int jwt_store_write_file(sqlite3 *db, const struct jwt_store_cfg *cfg, const cha
 	if (rc != 0)
 		return rc == 1 ? 0 : -1;
 	*changed = true;
-	if (dry_run)
-		return 0;
 	if (key_file_path(cfg, JWT_FILE_ENC, path, sizeof(path)) == -1 ||
 	    key_file_path(cfg, JWT_FILE_PLAIN, plain, sizeof(plain)) == -1)
 		return errf(err, errlen, "KEYS_PATH is too long");
 	if (cfg->encryption_key == NULL) { /* Pocket ID v1.x keeps a plain file then */
-		char *line = OPENSSL_malloc(strlen(json) + 2);
+		char *line;
+		if (dry_run)
+			return 0;
+		line = OPENSSL_malloc(strlen(json) + 2);
 		if (line == NULL)
 			return errf(err, errlen, "out of memory");
 		sprintf(line, "%s\n", json);
@@ -266,8 +267,14 @@ int jwt_store_write_file(sqlite3 *db, const struct jwt_store_cfg *cfg, const cha
 		OPENSSL_clear_free(line, strlen(line) + 1);
 		return rc == -1 ? errf(err, errlen, "%s: %s", plain, strerror(errno)) : 0;
 	}
+	/* Also on a dry run, so that a node without an instance id is refused
+	 * before the database is written, not after. */
 	if (wrap_for_node(db, cfg, json, &wrapped, err, errlen) == -1)
 		return -1;
+	if (dry_run) {
+		OPENSSL_clear_free(wrapped, strlen(wrapped));
+		return 0;
+	}
 	rc = write_atomic(path, wrapped, strlen(wrapped));
 	OPENSSL_clear_free(wrapped, strlen(wrapped));
 	if (rc == -1)

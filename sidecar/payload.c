@@ -1,12 +1,15 @@
 /* payload: document model and JSON codec. Encoding prints one row at a time
- * through cJSON so memory stays near the size of the output; decoding parses
- * with cJSON and validates every member before the caller sees anything.
+ * through cJSON so memory stays near the size of the output; decoding checks
+ * the raw text (json_strict.c), parses with cJSON and validates every member
+ * before the caller sees anything.
  * Decoded and exported tables keep their cells' bytes in one arena per table
  * (a malloc and free per cell cost more than the rest of open and apply). */
 #include "errbuf.h"
 #include "payload.h"
 
 #include "b64.h"
+#include "json_strict.h"
+#include "utf8.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
@@ -169,59 +172,6 @@ bool pl_value_equal(const struct pl_value *a, const struct pl_value *b)
 	}
 }
 
-/* RFC 3629 UTF-8 without NUL, overlongs, surrogates or code points > U+10FFFF. */
-static bool utf8_plain(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t need;
-		uint32_t cp;
-		uint64_t w;
-		/* Eight ASCII bytes, none of them NUL, at a time. */
-		if (n - i >= 8) {
-			memcpy(&w, s + i, 8);
-			if (((w | ((w & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full)) &
-			     0x8080808080808080ull) == 0x8080808080808080ull &&
-			    (w & 0x8080808080808080ull) == 0) {
-				i += 8;
-				continue;
-			}
-		}
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (i + need >= n)
-			return false;
-		for (size_t k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		i += need + 1;
-	}
-	return true;
-}
-
 /* "p:" + base64 of the bytes. */
 static char *prefixed_b64(char prefix, const uint8_t *p, size_t n)
 {
@@ -291,19 +241,21 @@ static int decode_int(const char *s, int64_t *out)
 
 static int decode_real(const char *s, double *out)
 {
+	size_t n = strlen(s);
+	bool integer;
 	char *end;
 
 	if (strcmp(s, "inf") == 0 || strcmp(s, "-inf") == 0) {
 		*out = s[0] == '-' ? -INFINITY : INFINITY;
 		return 0;
 	}
-	/* Only plain decimal forms; strtod would also take hex, "nan", "infinity". */
-	if (*s == '\0' || strspn(s, "0123456789+-.eE") != strlen(s))
+	/* The JSON number grammar only; strtod would also take ".5", "+1", hex, "nan". */
+	if (n == 0 || json_number_len((const uint8_t *)s, n, &integer) != n)
 		return -1;
-	errno = 0;
 	*out = strtod(s, &end);
-	/* ERANGE on a subnormal result is fine; on overflow or total underflow not. */
-	if (*end != '\0' || isnan(*out) || isinf(*out) || (errno == ERANGE && *out == 0.0))
+	/* Correctly rounded: a decimal below the smallest subnormal is zero of its
+	 * sign (strtod's ERANGE then is no error); one that overflows is refused. */
+	if (*end != '\0' || isinf(*out))
 		return -1;
 	return 0;
 }
@@ -365,6 +317,7 @@ void payload_format_time(int64_t t, char buf[static 21])
 
 int payload_parse_time(const char *s, int64_t *t)
 {
+	char back[21];
 	struct tm tm;
 	const char *end;
 
@@ -375,8 +328,11 @@ int payload_parse_time(const char *s, int64_t *t)
 	if (end == NULL || *end != '\0')
 		return -1;
 	*t = (int64_t)timegm(&tm);
-	/* Only times this format prints back the same way (years 1970-9999). */
-	return *t < 0 || tm.tm_year + 1900 > 9999 ? -1 : 0;
+	if (*t < 0 || tm.tm_year + 1900 > 9999)
+		return -1;
+	/* Only real times (no 2026-02-30, no :60) print back the same way. */
+	payload_format_time(*t, back);
+	return strcmp(back, s) == 0 ? 0 : -1;
 }
 
 /* ---- model ---- */
@@ -709,13 +665,43 @@ static int decode_u64(const cJSON *j, const char *name, uint64_t *out, char *err
 	return 0;
 }
 
+/* A free-form subtree (the JWK) that cJSON would print back differently:
+ * duplicate members in any object, or a number beyond binary64 (cJSON
+ * prints infinity as null). */
+static bool tree_is_lossy(const cJSON *j)
+{
+	if ((cJSON_IsObject(j) && has_duplicate_member(j)) ||
+	    (cJSON_IsNumber(j) && !isfinite(j->valuedouble)))
+		return true;
+	for (const cJSON *c = j->child; c != NULL; c = c->next) {
+		if (tree_is_lossy(c))
+			return true;
+	}
+	return false;
+}
+
+static int decode_jwk(const cJSON *jwk, struct payload *p, char *err, size_t errlen)
+{
+	const cJSON *kty = cJSON_GetObjectItemCaseSensitive(jwk, "kty");
+
+	if (cJSON_IsNull(jwk))
+		return 0;
+	if (!cJSON_IsObject(jwk) || !cJSON_IsString(kty) || kty->valuestring[0] == '\0')
+		return errf(err, errlen, "\"jwt_key\" must be a JWK object (with a string \"kty\") or null");
+	if (tree_is_lossy(jwk))
+		return errf(err, errlen, "\"jwt_key\": a member appears twice or a number "
+					 "overflows binary64");
+	p->jwk_json = cJSON_PrintUnformatted(jwk);
+	return p->jwk_json == NULL ? errf(err, errlen, "out of memory") : 0;
+}
+
 static const char *const header_members[] = {"format",	      "sender",		"recipient",
 					     "generation",    "issued_at",	"schema_version",
 					     "tables",	      "jwt_key",	NULL};
 
 static int decode_header(const cJSON *doc, struct payload *p, char *err, size_t errlen)
 {
-	const cJSON *m, *jwk;
+	const cJSON *m;
 	uint64_t schema;
 
 	if (has_duplicate_member(doc))
@@ -736,41 +722,41 @@ static int decode_header(const cJSON *doc, struct payload *p, char *err, size_t 
 	if (!cJSON_IsString(m) || payload_parse_time(m->valuestring, &p->issued_at) == -1)
 		return errf(err, errlen, "\"issued_at\" is not an RFC 3339 UTC time like 2026-01-02T03:04:05Z");
 	p->schema_version = strdup(cJSON_GetObjectItemCaseSensitive(doc, "schema_version")->valuestring);
-	jwk = cJSON_GetObjectItemCaseSensitive(doc, "jwt_key");
-	if (jwk == NULL || !(cJSON_IsNull(jwk) || cJSON_IsObject(jwk)))
-		return errf(err, errlen, "\"jwt_key\" must be a JWK object or null");
-	if (cJSON_IsObject(jwk)) {
-		p->jwk_json = cJSON_PrintUnformatted(jwk);
-		if (p->jwk_json == NULL)
-			return errf(err, errlen, "out of memory");
-	}
 	if (p->schema_version == NULL)
 		return errf(err, errlen, "out of memory");
+	return decode_jwk(cJSON_GetObjectItemCaseSensitive(doc, "jwt_key"), p, err, errlen);
+}
+
+/* Before every other check, so that a future format is reported as such. The
+ * raw-text check already refused a fraction or exponent; below 2^53 every
+ * integer is exact in a double. */
+static int decode_format(const cJSON *doc, char *err, size_t errlen)
+{
+	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
+
+	if (!cJSON_IsNumber(fmt) || fabs(fmt->valuedouble) >= 9007199254740992.0)
+		return errf(err, errlen, "payload has no \"format\" integer");
+	if (fmt->valuedouble != PAYLOAD_FORMAT) /* + 0.0: -0 is format 0 */
+		return errf(err, errlen, "unsupported payload format %.0f (this build reads %d)",
+			    fmt->valuedouble + 0.0, PAYLOAD_FORMAT);
 	return 0;
 }
 
 int payload_decode(const uint8_t *json, size_t len, struct payload *p, char *err, size_t errlen)
 {
-	cJSON *doc;
-	const cJSON *fmt;
+	cJSON *doc = NULL;
 	int rc = -1;
 
 	memset(p, 0, sizeof(*p));
+	if (json_strict_check(json, len, err, errlen) == -1)
+		goto out;
 	doc = cJSON_ParseWithLength((const char *)json, len);
 	if (doc == NULL || !cJSON_IsObject(doc)) {
 		errf(err, errlen, "payload is not a JSON object");
 		goto out;
 	}
-	fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
-	if (!cJSON_IsNumber(fmt)) {
-		errf(err, errlen, "payload has no \"format\" number");
+	if (decode_format(doc, err, errlen) == -1)
 		goto out;
-	}
-	if (fmt->valuedouble != PAYLOAD_FORMAT) {
-		errf(err, errlen, "unsupported payload format %g (this build reads %d)",
-		    fmt->valuedouble, PAYLOAD_FORMAT);
-		goto out;
-	}
 	p->format = PAYLOAD_FORMAT;
 	if (decode_header(doc, p, err, errlen) == -1 ||
 	    decode_tables(cJSON_GetObjectItemCaseSensitive(doc, "tables"), p, err, errlen) == -1)

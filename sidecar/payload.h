@@ -71,9 +71,9 @@ static inline struct pl_value *pl_cell(const struct pl_table *t, size_t row, siz
  * *len its length, and 0 is returned; -1 on allocation failure. */
 int payload_encode(const struct payload *p, char **out, size_t *len);
 
-/* Parses and validates a document: exactly the members of format 1, each of
- * the right type, rows of the right width, every cell well-formed, names
- * within limits. On error returns -1 with one line in err; *p is left empty.
+/* Parses and validates a document: the raw-text rules (json_strict.h), then
+ * exactly the members of format 1, each of the right type, rows of the right
+ * width, every cell well-formed, names within limits. On error returns -1 with one line in err; *p is left empty.
  * A document of another format yields "unsupported payload format N". */
 int payload_decode(const uint8_t *json, size_t len, struct payload *p, char *err, size_t errlen);
 

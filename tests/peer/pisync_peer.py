@@ -15,8 +15,8 @@ Subcommands (exit 0 = ok, 1 = refused or mismatch, 2 = usage):
   doc-build --sender PUB_B64 --to PUB_B64 --db SQLITE [--table NAME ...]
             --generation N --schema-version V [--issued-at T] [--jwt-key FILE]
             --out FILE
-  doc-check --in FILE --key FILE --from PUB_B64 [--last-generation N]
-            [--dump] [--compare-db SQLITE]
+  doc-check --in FILE (--key FILE | --to PUB_B64) --from PUB_B64
+            [--last-generation N] [--dump] [--compare-db SQLITE]
 """
 
 import argparse
@@ -300,6 +300,24 @@ def _no_constants(name):
     raise ValueError(f"{name} is not JSON")
 
 
+def _check_values(value):
+    """No string or member name with U+0000 and no number beyond binary64
+    anywhere (json.loads takes both; section 5 refuses them)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("a string contains U+0000")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("a number overflows binary64")
+    elif isinstance(value, list):
+        for v in value:
+            _check_values(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_values(k)
+            _check_values(v)
+
+
 def _check_tables(tables):
     if not isinstance(tables, list) or len(tables) > MAX_TABLES:
         raise ValueError(f"tables must be an array of at most {MAX_TABLES}")
@@ -340,8 +358,11 @@ def validate_document(data, own_pub, pinned_pub, last_generation=None):
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
         if not isinstance(obj, dict):
             raise ValueError("document is not a JSON object")
+        _check_values(obj)
+        if any(isinstance(v, float) for v in obj.values()):
+            raise ValueError("a top-level number has a fraction or exponent (section 8)")
         fmt = obj.get("format")
-        if type(fmt) is not int:
+        if type(fmt) is not int or abs(fmt) >= 2**53:
             raise ValueError("member format is missing or not an integer")
         if fmt != FORMAT:
             raise ValueError(f"unsupported payload format {fmt} (this build reads {FORMAT})")
@@ -357,12 +378,14 @@ def validate_document(data, own_pub, pinned_pub, last_generation=None):
         generation = _uint(obj["generation"], "generation")
         if not isinstance(obj["issued_at"], str) or not _TIME_RE.match(obj["issued_at"]):
             raise ValueError("issued_at must be YYYY-MM-DDTHH:MM:SSZ")
-        datetime.datetime.strptime(obj["issued_at"], "%Y-%m-%dT%H:%M:%SZ")
+        if datetime.datetime.strptime(obj["issued_at"], "%Y-%m-%dT%H:%M:%SZ").year < 1970:
+            raise ValueError("issued_at is before 1970")
         schema_version = _uint(obj["schema_version"], "schema_version")
         tables = _check_tables(obj["tables"])
         jwk = obj["jwt_key"]
-        if jwk is not None and not (isinstance(jwk, dict) and isinstance(jwk.get("kty"), str)):
-            raise ValueError("jwt_key must be null or a JWK object with kty")
+        if jwk is not None and not (isinstance(jwk, dict) and isinstance(jwk.get("kty"), str)
+                                    and jwk["kty"]):
+            raise ValueError("jwt_key must be null or a JWK object with a string kty")
         if last_generation is not None and generation < last_generation:
             raise ValueError(f"replay/rollback: generation {generation} is older than "
                              f"{last_generation}")
@@ -541,7 +564,7 @@ def cmd_doc_build(a):
 
 
 def cmd_doc_check(a):
-    own = public_of(load_key(a.key))
+    own = public_of(load_key(a.key)) if a.key else pub_from_b64(a.to)
     doc = validate_document(_read(a.input), own, pub_from_b64(getattr(a, "from")),
                             a.last_generation)
     nrows = sum(len(rows) for _, _, rows in doc["tables"])
@@ -602,7 +625,9 @@ def main(argv):
     c.set_defaults(fn=cmd_doc_build)
     c = sub.add_parser("doc-check")
     c.add_argument("--in", dest="input", required=True)
-    c.add_argument("--key", required=True)
+    own = c.add_mutually_exclusive_group(required=True)
+    own.add_argument("--key")
+    own.add_argument("--to")
     c.add_argument("--from", required=True)
     c.add_argument("--last-generation", type=int)
     c.add_argument("--dump", action="store_true")

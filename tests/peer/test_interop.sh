@@ -2,8 +2,9 @@
 # Proves that the C sealing layer (through tests/tools/seal_tool) and the
 # independent Python peer (tests/peer/pisync_peer.py, written from
 # proto/SPEC.md) interoperate: keys, seal/open both ways, a payload document
-# with every cell type, the committed vectors, and refusal of a sealer that is
-# not the pinned primary. Skips (77) when /usr/bin/python3 lacks cryptography.
+# with every cell type, the committed vectors, refusal of a sealer that is not
+# the pinned primary, and the same verdicts as the C reader on the payload fuzz
+# corpus. Skips (77) when /usr/bin/python3 lacks cryptography.
 # Usage: test_interop.sh PATH/TO/seal_tool
 set -u
 TOOL=${1:?usage: test_interop.sh PATH/TO/seal_tool}
@@ -110,6 +111,17 @@ contains "document: other-node message" "payload is for another node"
 sed 's/"format":1,/"format":2,/' doc.json >doc2.json
 check "document: format 2 refused" 1 "${PEER[@]}" doc-check --in doc2.json --key secondary.key --from "$P"
 contains "document: format message" "unsupported payload format 2 (this build reads 1)"
+
+# The payload fuzz corpus holds the documents section 5 refuses (reject-*) and
+# ones it accepts; the C reader's verdicts are checked by unit.payload. All use
+# one made-up key as sender and recipient, except the vector (checked above).
+K=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+for f in "$SRC"/tests/fuzz/corpus/payload/*.json; do
+	name=$(basename "$f")
+	case $name in vector-*) continue ;; reject-*) want=1 ;; *) want=0 ;; esac
+	check "corpus $name: Python agrees with C" $want "${PEER[@]}" doc-check --in "$f" --to "$K" --from "$K"
+	[ $want = 1 ] && contains "corpus $name: refused as a document" "refused: DOCUMENT"
+done
 
 # The committed vectors, recomputed independently.
 check "Python vectors-check" 0 "${PEER[@]}" vectors-check "$SRC/proto/vectors"

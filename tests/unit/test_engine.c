@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void test_initial_sync_and_idempotence(void **state)
@@ -53,6 +54,23 @@ static void test_initial_sync_and_idempotence(void **state)
 	}
 }
 
+/* Applies p on the secondary and expects it refused with status want, a
+ * message containing needle, and the secondary's durable data unchanged. */
+static void expect_refused(struct pair *x, const struct payload *p, const struct apply_opts *o,
+			   enum apply_status want, const char *needle)
+{
+	struct apply_result r;
+	char err[256] = "", *before = fx_dump_durable(x->s), *after;
+	enum apply_status st = apply_payload(x->sdb, p, o, &r, err, sizeof(err));
+
+	if (st != want || strstr(err, needle) == NULL)
+		fail_msg("%s: status %d (want %d): %s", x->version, st, want, err);
+	after = fx_dump_durable(x->s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
 /* A secondary whose ENCRYPTION_KEY is not the one its Pocket ID uses cannot
  * read its own JWT key: replacing it would leave Pocket ID a key it cannot
  * decrypt, so the apply is refused and nothing is written. */
@@ -62,23 +80,112 @@ static void test_wrong_encryption_key_refused(void **state)
 	for (const char *const *v = fx_versions; *v; v++) {
 		struct pair x = pair_new(*v, false);
 		struct apply_opts o = {.max_delete_percent = 100};
-		struct apply_result r;
 		struct payload p;
-		char err[256] = "", *before = fx_dump_durable(x.s), *after, *jwk;
+		char *jwk;
 
 		make_payload(x.p, KEY_P, &p);
 		o.keys = (struct jwt_store_cfg){(const uint8_t *)"not-the-key-pocket-id-uses", 26, NULL, NULL};
-		assert_int_equal(apply_payload(x.sdb, &p, &o, &r, err, sizeof(err)), APPLY_ERR_KEY);
-		assert_non_null(strstr(err, "ENCRYPTION_KEY"));
-		after = fx_dump_durable(x.s);
-		assert_string_equal(before, after);
+		expect_refused(&x, &p, &o, APPLY_ERR_KEY, "ENCRYPTION_KEY");
 		jwk = fx_jwk(x.s, KEY_S);
 		assert_non_null(jwk);
 		assert_true(jwk_same(jwk, FX_JWK_B));
 		payload_free(&p);
-		free(before);
-		free(after);
 		free(jwk);
+		pair_free(&x);
+	}
+}
+
+/* The JWT key is stored wrapped with this node's instance id: before Pocket ID
+ * first ran here there is none, and the apply is refused before anything is
+ * written, whether the key would go to kv or to an encrypted key file. */
+static void test_no_instance_id_refused(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		for (int in_file = 0; in_file <= 1; in_file++) {
+			struct pair x = pair_new(*v, false);
+			struct apply_opts o = {.max_delete_percent = 100};
+			struct payload p;
+			char keys[1024];
+
+			snprintf(keys, sizeof(keys), "%s/keys", x.dir);
+			assert_int_equal(mkdir(keys, 0700), 0);
+			if (fx_count(x.s, "SELECT count(*) FROM sqlite_master WHERE name = 'app_config_variables'") == 1)
+				fx_exec(x.s, "DELETE FROM app_config_variables WHERE key = 'instanceId'");
+			if (fx_count(x.s, "SELECT count(*) FROM sqlite_master WHERE name = 'kv'") == 1)
+				fx_exec(x.s, in_file ? "DELETE FROM kv" : "DELETE FROM kv WHERE key = 'instance_id'");
+			make_payload(x.p, KEY_P, &p);
+			o.keys = (struct jwt_store_cfg){(const uint8_t *)KEY_S, strlen(KEY_S),
+							in_file ? "file" : NULL, keys};
+			expect_refused(&x, &p, &o, APPLY_ERR_KEY, "no instance id");
+			payload_free(&p);
+			pair_free(&x);
+		}
+	}
+}
+
+static struct pl_table *table_named(struct payload *p, const char *name)
+{
+	for (size_t i = 0; i < p->ntables; i++) {
+		if (strcmp(p->tables[i].name, name) == 0)
+			return &p->tables[i];
+	}
+	fail_msg("payload has no table %s", name);
+	return NULL;
+}
+
+/* Names are matched to the local schema byte for byte: a table or column
+ * whose name differs only in case is refused, not folded onto the local one. */
+static void test_names_matched_exactly(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		for (int column = 0; column <= 1; column++) {
+			struct pair x = pair_new(*v, false);
+			struct apply_opts o = {.max_delete_percent = 100, .keys = {(const uint8_t *)KEY_S, strlen(KEY_S), NULL, NULL}};
+			struct payload p;
+			struct pl_table *t;
+			char **name;
+
+			make_payload(x.p, KEY_P, &p);
+			t = table_named(&p, "users");
+			name = column ? &t->cols[1] : &t->name;
+			for (char *c = *name; *c != '\0'; c++)
+				*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+			expect_refused(&x, &p, &o, APPLY_ERR_SCHEMA,
+				       column ? "is missing from the payload" : "USERS");
+			payload_free(&p);
+			pair_free(&x);
+		}
+	}
+}
+
+/* A table the payload leaves out keeps its rows on the secondary. */
+static void test_table_left_out_kept(void **state)
+{
+	(void)state;
+	for (const char *const *v = fx_versions; *v; v++) {
+		struct pair x = pair_new(*v, true);
+		struct apply_opts o = {.max_delete_percent = 100, .keys = {(const uint8_t *)KEY_S, strlen(KEY_S), NULL, NULL}};
+		struct apply_result r;
+		struct payload p;
+		struct pl_table *t, keep;
+		char err[256] = "";
+
+		fx_exec(x.s, "UPDATE user_groups SET friendly_name = 'Local'");
+		fx_exec(x.p, "UPDATE users SET first_name = 'Changed'");
+		make_payload(x.p, KEY_P, &p);
+		/* Moved past the end for the apply, back before payload_free. */
+		t = table_named(&p, "user_groups");
+		keep = *t;
+		*t = p.tables[p.ntables - 1];
+		p.tables[--p.ntables] = keep;
+		if (apply_payload(x.sdb, &p, &o, &r, err, sizeof(err)) != APPLY_OK)
+			fail_msg("%s: apply: %s", *v, err);
+		p.ntables++;
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM users WHERE first_name = 'Changed'"), 3);
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM user_groups WHERE friendly_name = 'Local'"), 2);
+		payload_free(&p);
 		pair_free(&x);
 	}
 }
@@ -323,6 +430,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initial_sync_and_idempotence),
 		cmocka_unit_test(test_wrong_encryption_key_refused),
+		cmocka_unit_test(test_no_instance_id_refused),
+		cmocka_unit_test(test_names_matched_exactly),
+		cmocka_unit_test(test_table_left_out_kept),
 		cmocka_unit_test(test_rename_and_swaps),
 		cmocka_unit_test(test_delete_user_cascades_only_theirs),
 		cmocka_unit_test(test_passkeys_groups_clients),

@@ -4,6 +4,7 @@
 #include "payload.h"
 #include "testutil.h"
 
+#include <dirent.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -172,11 +173,13 @@ static void test_cell_forms(void **state)
 {
 	static const struct { const char *in; enum pl_type type; } ok[] = {
 		{"i:0", PL_INT}, {"i:-9223372036854775808", PL_INT}, {"i:9223372036854775807", PL_INT},
-		{"r:-0", PL_REAL}, {"r:inf", PL_REAL}, {"r:1.5e-300", PL_REAL}, {"t:", PL_TEXT},
+		{"r:-0", PL_REAL}, {"r:inf", PL_REAL}, {"r:1.5e-300", PL_REAL}, {"r:1E+2", PL_REAL},
+		{"r:1e-400", PL_REAL}, {"t:", PL_TEXT}, {"t:a\\u0000", PL_TEXT},
 		{"t:caf\xc3\xa9", PL_TEXT}, {"x:AP8=", PL_TEXT}, {"x:/w==", PL_TEXT}, {"b:", PL_BLOB}, {"b:AAE=", PL_BLOB},
 	};
 	static const char *const bad[] = {"", "i", "i:", "i:01", "i:-0", "i:+1", "i:1.0",
 		"i:9223372036854775808", "r:nan", "r:0x1p3", "r:infinity", "r:1e999", "r:",
+		"r:.5", "r:1.", "r:+1", "r:01.5", "r:-", "r:1e", "r:1e+", "r:-.5", "r:1.5.", "r:1ee2", "r:0x1",
 		"t:\xff", "t:\xc0\x80", "t:\xed\xa0\x80", "x:AP8", "x:", "x:YWJj", "b:!!!!", "q:1", "T:x"};
 	struct pl_value v;
 	(void)state;
@@ -186,6 +189,11 @@ static void test_cell_forms(void **state)
 		assert_int_equal(v.type, ok[i].type);
 		pl_value_clear(&v);
 	}
+	/* Below the smallest subnormal a decimal rounds to zero of its sign. */
+	assert_int_equal(pl_value_decode("r:-1e-400", &v, NULL), 0);
+	assert_true(v.u.r == 0.0 && signbit(v.u.r));
+	assert_int_equal(pl_value_decode("r:1e-400", &v, NULL), 0);
+	assert_true(v.u.r == 0.0 && !signbit(v.u.r));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (pl_value_decode(bad[i], &v, NULL) != -1)
 			fail_msg("accepted %s", bad[i]);
@@ -215,13 +223,21 @@ static void test_cell_forms(void **state)
 	}
 }
 
-static void expect_reject(const char *doc, const char *want)
+static void expect_reject_n(const char *doc, size_t len, const char *want)
 {
 	struct payload p;
 	char err[256] = "";
-	assert_int_equal(payload_decode((const uint8_t *)doc, strlen(doc), &p, err, sizeof(err)), -1);
+	if (payload_decode((const uint8_t *)doc, len, &p, err, sizeof(err)) != -1) {
+		payload_free(&p);
+		fail_msg("accepted %.*s", (int)len, doc);
+	}
 	if (strstr(err, want) == NULL)
 		fail_msg("error '%s' lacks '%s'", err, want);
+}
+
+static void expect_reject(const char *doc, const char *want)
+{
+	expect_reject_n(doc, strlen(doc), want);
 }
 
 #define KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -255,6 +271,146 @@ static void test_document_rejections(void **state)
 	expect_reject("{\"format\":1," HDR ",\"tables\":[{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[]},{\"name\":\"t\",\"columns\":[\"a\"],\"rows\":[]}]}", "table t appears twice");
 	expect_reject("{\"format\":1,\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"-1\",\"issued_at\":\"2026-11-22T20:00:00Z\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"generation\" must be a decimal string");
 	expect_reject("{\"format\":1,\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"1\",\"issued_at\":\"yesterday\",\"schema_version\":\"1\",\"jwt_key\":null,\"tables\":[]}", "\"issued_at\" is not an RFC 3339");
+}
+
+/* Documents that differ from GOOD in one place. */
+#define HEAD "\"sender\":\"" KEY "\",\"recipient\":\"" KEY "\",\"generation\":\"5\",\"schema_version\":\"20260814120000\""
+#define DOC(fmt, when, jwk, tables) \
+	"{\"format\":" fmt "," HEAD ",\"issued_at\":\"" when "\",\"jwt_key\":" jwk ",\"tables\":" tables "}"
+#define TABLE(name, col, cell) "[{\"name\":\"" name "\",\"columns\":[\"" col "\"],\"rows\":[[" cell "]]}]"
+#define GOOD DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"EC\"}", TABLE("users", "id", "\"t:a\""))
+
+static void expect_accept_n(const char *doc, size_t len)
+{
+	struct payload p;
+	char err[256] = "";
+	if (payload_decode((const uint8_t *)doc, len, &p, err, sizeof(err)) != 0)
+		fail_msg("refused %.*s: %s", (int)len, doc, err);
+	payload_free(&p);
+}
+
+static void expect_accept(const char *doc)
+{
+	expect_accept_n(doc, strlen(doc));
+}
+
+/* What cJSON cannot see (it ends strings at NUL, skips a byte-order mark and
+ * control bytes as whitespace, takes "01" and "1.", ignores what follows the
+ * object) and the raw-text check refuses. */
+static void test_raw_text_rejections(void **state)
+{
+	static const char nul_cell[] = DOC("1", "2026-11-22T20:00:00Z", "null", TABLE("users", "id", "\"t:a\0b\""));
+	static const char nul_after[] = GOOD "\0";
+	(void)state;
+	expect_accept_n(GOOD, strlen(GOOD));
+	expect_accept_n(GOOD " \r\n\t", strlen(GOOD) + 4);
+	/* An escaped backslash before "u0000" is not an escaped NUL. */
+	expect_accept(DOC("1", "2026-11-22T20:00:00Z", "null", TABLE("users", "id", "\"t:a\\\\u0000\"")));
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "null", TABLE("users", "id", "\"t:a\\u0000b\"")), "U+0000");
+	expect_reject_n(nul_cell, sizeof(nul_cell) - 1, "NUL byte inside a string");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "null", TABLE("users\\u0000x", "id", "\"t:a\"")), "U+0000");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "null", TABLE("users", "id\\u0000x", "\"t:a\"")), "U+0000");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"EC\",\"d\":\"\\u0000\"}", "[]"), "U+0000");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "null", TABLE("users", "id", "\"t:a\x01\"")), "control byte 0x01 inside a string");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "null", TABLE("users\xff", "id", "\"t:a\"")), "invalid UTF-8");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"EC\",\"x\":\"\xc0\x80\"}", "[]"), "invalid UTF-8");
+	expect_reject("\xef\xbb\xbf" GOOD, "byte-order mark");
+	expect_reject(GOOD "x", "after the JSON object");
+	expect_reject_n(nul_after, sizeof(nul_after) - 1, "after the JSON object");
+	expect_reject(GOOD GOOD, "after the JSON object");
+	expect_reject(GOOD "\n" GOOD, "after the JSON object");
+	expect_reject("\x01" GOOD, "byte 0x01 outside a string");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"EC\",\"n\":01}", "[]"), "not a JSON number");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"EC\",\"n\":1.}", "[]"), "not a JSON number");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"EC\",\"n\":-}", "[]"), "not a JSON number");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "null", "[]") "\"", "after the JSON object");
+}
+
+/* The string scan goes eight bytes at a time: one odd byte or escape at
+ * every offset of a run of ASCII must get the same verdict as alone. */
+static void test_raw_text_every_offset(void **state)
+{
+	static const struct { const char *odd; bool ok; } odd[] = {
+		{"\x01", false}, {"\x1f", false}, {"\x7f", true}, {"\xc3\xa9", true}, {"\xff", false},
+		{"\xed\xa0\x80", false}, {"\\u0000", false}, {"\\\"", true}, {"\\\\", true},
+	};
+	(void)state;
+	for (size_t n = 0; n <= 20; n++) {
+		for (size_t at = 0; at <= n; at++) {
+			for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+				char cell[64], doc[1024];
+				int len;
+				snprintf(cell, sizeof(cell), "\"t:%.*s%s%.*s\"", (int)at, "aaaaaaaaaaaaaaaaaaaa",
+					 odd[k].odd, (int)(n - at), "bbbbbbbbbbbbbbbbbbbb");
+				len = snprintf(doc, sizeof(doc), "{\"format\":1," HDR ",\"tables\":"
+					       "[{\"name\":\"t\",\"columns\":[\"c\"],\"rows\":[[%s]]}]}", cell);
+				if (odd[k].ok)
+					expect_accept_n(doc, (size_t)len);
+				else
+					expect_reject_n(doc, (size_t)len, "");
+			}
+		}
+	}
+}
+
+static void test_header_rejections(void **state)
+{
+	(void)state;
+	expect_accept(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"EC\",\"n\":[1,2.5e3,{\"a\":-0}]}", "[]"));
+	expect_reject(DOC("1.0", "2026-11-22T20:00:00Z", "null", "[]"), "fraction or exponent");
+	expect_reject(DOC("1e0", "2026-11-22T20:00:00Z", "null", "[]"), "fraction or exponent");
+	expect_reject(DOC("10e-1", "2026-11-22T20:00:00Z", "null", "[]"), "fraction or exponent");
+	expect_reject(DOC("9007199254740992", "2026-11-22T20:00:00Z", "null", "[]"), "payload has no \"format\" integer");
+	expect_reject(DOC("\"1\"", "2026-11-22T20:00:00Z", "null", "[]"), "payload has no \"format\" integer");
+	expect_reject(DOC("-0", "2026-11-22T20:00:00Z", "null", "[]"), "unsupported payload format 0 (this build reads 1)");
+	expect_reject(DOC("123456789", "2026-11-22T20:00:00Z", "null", "[]"), "unsupported payload format 123456789 (this build reads 1)");
+	expect_reject(DOC("-7", "2026-11-22T20:00:00Z", "null", "[]"), "unsupported payload format -7 (this build reads 1)");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{}", "[]"), "\"jwt_key\" must be a JWK object");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":1}", "[]"), "\"jwt_key\" must be a JWK object");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"\"}", "[]"), "\"jwt_key\" must be a JWK object");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "[\"kty\"]", "[]"), "\"jwt_key\" must be a JWK object");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"EC\",\"kty\":\"RSA\"}", "[]"), "\"jwt_key\": a member appears twice");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"EC\",\"o\":[{\"a\":1,\"a\":2}]}", "[]"), "\"jwt_key\": a member appears twice");
+	expect_reject(DOC("1", "2026-11-22T20:00:00Z", "{\"kty\":\"EC\",\"o\":[-1e999]}", "[]"), "overflows binary64");
+	expect_reject(DOC("1", "2026-02-30T20:00:00Z", "null", "[]"), "\"issued_at\" is not an RFC 3339");
+	expect_reject(DOC("1", "2026-11-22T20:00:60Z", "null", "[]"), "\"issued_at\" is not an RFC 3339");
+	expect_reject(DOC("1", "2026-11-22T24:00:00Z", "null", "[]"), "\"issued_at\" is not an RFC 3339");
+	expect_reject(DOC("1", "1969-12-31T23:59:59Z", "null", "[]"), "\"issued_at\" is not an RFC 3339");
+	expect_reject(DOC("1", "2026-11-22t20:00:00z", "null", "[]"), "\"issued_at\" is not an RFC 3339");
+}
+
+/* The fuzz corpus doubles as the list of documents the spec refuses: every
+ * reject-*.json must be refused, every other seed accepted (the interop test
+ * runs the same files through the Python peer). */
+static void test_corpus_verdicts(void **state)
+{
+	const char *dir = PIS_TEST_DIR "/fuzz/corpus/payload";
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int refused = 0, accepted = 0;
+	(void)state;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char path[4096], *doc;
+		size_t len;
+		bool want_reject = strncmp(e->d_name, "reject-", 7) == 0;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		doc = tu_read_file(path, &len);
+		assert_non_null(doc);
+		if (want_reject) {
+			expect_reject_n(doc, len, "");
+			refused++;
+		} else {
+			expect_accept_n(doc, len);
+			accepted++;
+		}
+		free(doc);
+	}
+	closedir(d);
+	assert_true(refused >= 30);
+	assert_true(accepted >= 3);
 }
 
 /* Arena bytes never move or overlap: small values fill blocks, large ones
@@ -301,6 +457,10 @@ int main(void)
 		cmocka_unit_test(test_property_quote_equal),
 		cmocka_unit_test(test_cell_forms),
 		cmocka_unit_test(test_document_rejections),
+		cmocka_unit_test(test_raw_text_rejections),
+		cmocka_unit_test(test_raw_text_every_offset),
+		cmocka_unit_test(test_header_rejections),
+		cmocka_unit_test(test_corpus_verdicts),
 		cmocka_unit_test(test_time_round_trip),
 		cmocka_unit_test(test_arena),
 	};
