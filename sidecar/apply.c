@@ -326,6 +326,8 @@ static int check_tables(const struct plan *pl, const struct payload *p, char *er
 {
 	for (size_t i = 0; i < p->ntables; i++) {
 		const char *name = p->tables[i].name;
+		if (name[0] == '@') /* values from Pocket ID's API, not a table */
+			continue;
 		if (schema_classify(name) != TABLE_DURABLE)
 			return errf(err, errlen, "the payload carries table %s, which is never shipped", name);
 		if (schema_table(&pl->schema, name) == NULL)
@@ -357,6 +359,9 @@ static int make_plan(sqlite3 *db, const struct payload *p, const struct apply_op
 		tp->pt = payload_table(p, tp->st->name);
 		if (tp->pt == NULL) /* the primary does not ship it: leave it alone */
 			continue;
+		if (o->app_config_via_api &&
+		    strcmp(tp->st->name, "app_config_variables") == 0)
+			continue; /* written through Pocket ID's API instead */
 		pl->ntables++;
 		*st = APPLY_ERR_SCHEMA;
 		if (map_columns(tp, err, errlen) == -1)

@@ -31,6 +31,9 @@ struct apply_opts {
 	int max_delete_percent; /* SYNC_MAX_DELETE_PERCENT */
 	int max_attempts;	/* optimistic attempts before one under BEGIN IMMEDIATE; 0 = 4 */
 	bool app_config_from_env; /* Pocket ID runs with UI_CONFIG_DISABLED=true */
+	/* The configuration goes through Pocket ID's API (appconfig_step.h):
+	 * leave app_config_variables alone (no row copy, no restart for it). */
+	bool app_config_via_api;
 	struct jwt_store_cfg keys;
 };
 
@@ -54,8 +57,9 @@ struct apply_result {
 	char unknown[16][64];
 };
 
-/* db must come from pidb_open (busy timeout set, foreign keys on). On
- * failure nothing was changed; err holds one line. */
+/* db must come from pidb_open (busy timeout set, foreign keys on). Tables
+ * whose name begins with "@" are not SQLite tables (appconfig.h) and are
+ * skipped. On failure nothing was changed; err holds one line. */
 enum apply_status apply_payload(sqlite3 *db, const struct payload *p, const struct apply_opts *o,
 				struct apply_result *r, char *err, size_t errlen);
 /* The metrics reason for a failure status ("schema_mismatch", "valve", ...). */

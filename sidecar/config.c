@@ -29,7 +29,7 @@ const struct config_var config_vars[] = {
 	{"ENCRYPTION_KEY_FILE", NULL, "file holding ENCRYPTION_KEY (mode 0600); read as is, like Pocket ID: a trailing newline is part of the key"},
 	{"KEYS_STORAGE", NULL, "Pocket ID v1.x only: file or database"},
 	{"KEYS_PATH", "data/keys", "Pocket ID v1.x only: directory of the JWT key file"},
-	{"UI_CONFIG_DISABLED", "false", "Pocket ID's: true = its configuration comes from env, so a synced app_config_variables change needs no restart"},
+	{"UI_CONFIG_DISABLED", "false", "Pocket ID's: true = its configuration comes from env: no restart for synced app_config_variables, and the sidecar never writes the configuration through the API"},
 	{"LDAP_ENABLED", "false", "Pocket ID's: LDAP sync; must be false on a secondary (its LDAP job would replace users)"},
 	{"SYNC_STATE_DIR", "/var/lib/pocket-id-sync", "the sidecar's own state: private.key, state.db"},
 	{"SYNC_LISTEN", "0.0.0.0:1412", "sync and admin HTTP listener (host:port)"},
@@ -43,6 +43,10 @@ const struct config_var config_vars[] = {
 	{"SYNC_ADMIN_TOKEN_FILE", NULL, "file holding SYNC_ADMIN_TOKEN (mode 0600)"},
 	{"SYNC_HEALTH_STALE_INTERVALS", "3", "secondary: /healthz fails after this many intervals (plus SYNC_LONG_POLL_TIMEOUT) without a sync"},
 	{"SYNC_LOG_LEVEL", "info", "error, warn, info or debug"},
+	{"SYNC_POCKET_ID_URL", "http://127.0.0.1:1411", "this node's own Pocket ID (never the proxy), for the application configuration; the port follows PORT"},
+	{"SYNC_POCKET_ID_API_KEY", NULL, "an admin API key of Pocket ID: turns on syncing the application configuration through Pocket ID's API"},
+	{"SYNC_POCKET_ID_API_KEY_FILE", NULL, "file holding SYNC_POCKET_ID_API_KEY (mode 0600)"},
+	{"PORT", "1411", "Pocket ID's listen port (its .env); the default of SYNC_POCKET_ID_URL uses it"},
 	{NULL, NULL, NULL},
 };
 
@@ -311,6 +315,33 @@ static void load_db_and_keys(struct config *cfg, const struct envmap *m, unsigne
 	cfg->state_dir = dup_or_problem(value_of(m, "SYNC_STATE_DIR"), pr, "SYNC_STATE_DIR");
 }
 
+/* The application-configuration path: SYNC_POCKET_ID_URL (default: loopback
+ * at Pocket ID's PORT) and the API key. */
+static void load_pocket_id_api(struct config *cfg, const struct envmap *m, struct config_problems *pr)
+{
+	const char *url = envmap_value(m, "SYNC_POCKET_ID_URL"), *v;
+	long long port = 1411;
+	char buf[64];
+	size_t len;
+
+	cfg->pocket_id_api_key = load_secret(m, "SYNC_POCKET_ID_API_KEY", pr, &len);
+	if (cfg->pocket_id_api_key != NULL && len == 0) {
+		secret_free(cfg->pocket_id_api_key);
+		cfg->pocket_id_api_key = NULL;
+	}
+	if (url == NULL || *url == '\0') {
+		v = value_of(m, "PORT");
+		/* Pocket ID's own setting: only worth a problem when it is used. */
+		if (parse_int_range(v, 1, 65535, &port) == -1 && cfg->pocket_id_api_key != NULL)
+			problem(pr, "PORT: \"%s\" is not a port number (set SYNC_POCKET_ID_URL instead)", v);
+		snprintf(buf, sizeof(buf), "http://127.0.0.1:%lld", port);
+		url = buf;
+	} else if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		problem(pr, "SYNC_POCKET_ID_URL: \"%s\" must start with http:// or https://", url);
+	}
+	cfg->pocket_id_url = dup_or_problem(url, pr, "SYNC_POCKET_ID_URL");
+}
+
 static void check_unknown(const struct envmap *m, struct config_problems *pr)
 {
 	for (size_t i = 0; i < m->count; i++) {
@@ -337,6 +368,7 @@ int config_load(struct config *cfg, const struct envmap *m, unsigned needs,
 	load_role(cfg, m, needs, pr);
 	load_secondary(cfg, m, needs, pr);
 	load_db_and_keys(cfg, m, needs, pr);
+	load_pocket_id_api(cfg, m, pr);
 	if (cfg->role == ROLE_PRIMARY && value_of(m, "SYNC_PRIMARY_URL") != NULL)
 		problem(pr, "SYNC_PRIMARY_URL: set on a primary; remove it or set SYNC_ROLE=secondary");
 	{
@@ -358,6 +390,8 @@ void config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->restart_command);
 	secret_free(cfg->admin_token);
+	free(cfg->pocket_id_url);
+	secret_free(cfg->pocket_id_api_key);
 	OPENSSL_cleanse(cfg, sizeof(*cfg));
 }
 

@@ -50,6 +50,8 @@ struct config {
 	char *admin_token;		/* SYNC_ADMIN_TOKEN[_FILE], may be NULL */
 	int health_stale_intervals;	/* SYNC_HEALTH_STALE_INTERVALS, default 3 */
 	enum log_level log_level;	/* SYNC_LOG_LEVEL */
+	char *pocket_id_url;		/* SYNC_POCKET_ID_URL, or loopback at PORT */
+	char *pocket_id_api_key;	/* SYNC_POCKET_ID_API_KEY[_FILE], may be NULL */
 };
 
 /* One documented variable: name, default shown in help and docs. */

@@ -140,7 +140,13 @@ static void http_healthz(struct http_server *srv, struct evhttp_request *req, co
 
 	(void)rest;
 	if (srv->health == NULL || srv->health(srv->ctx, reason, sizeof(reason)) == 0) {
-		http_reply_text(req, 200, "ok\n");
+		reason[strcspn(reason, "\r\n")] = '\0';
+		if (reason[0] == '\0') {
+			http_reply_text(req, 200, "ok\n");
+		} else { /* healthy, with a warning */
+			snprintf(body, sizeof(body), "ok; warning: %s\n", reason);
+			http_reply_text(req, 200, body);
+		}
 		return;
 	}
 	reason[strcspn(reason, "\r\n")] = '\0';

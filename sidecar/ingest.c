@@ -119,6 +119,16 @@ int ingest_retry_restart(const struct config *cfg, struct state *st)
 	return restart_pending(st) ? run_restart(cfg, st, "retry") : 2;
 }
 
+/* After the database: the configuration through Pocket ID's API. Its own
+ * failure does not undo the apply; it stays pending (appconfig_step.c). */
+static void write_app_config(const struct config *cfg, struct state *st, const struct payload *p,
+			     struct ingest_result *r)
+{
+	char err[512];
+
+	r->app_config = appconfig_step_write(cfg, st, p, &r->app_config_keys, err, sizeof(err));
+}
+
 int ingest_wire(const struct config *cfg, const struct node_key *me, struct state *st,
 		sqlite3 *db, const uint8_t *wire, size_t wire_len, const struct ingest_opts *io,
 		struct ingest_result *r, char *err, size_t errlen)
@@ -157,10 +167,13 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 	if (r->same_generation && !io->reapply) {
 		if (!io->dry_run)
 			r->restart = ingest_retry_restart(cfg, st);
+		if (!io->dry_run && appconfig_step_pending(st))
+			write_app_config(cfg, st, &p, r);
 		r->ok = true;
 		rc = 0;
 		goto out;
 	}
+	o.app_config_via_api = appconfig_step_enabled(cfg) && payload_table(&p, APPCONFIG_TABLE) != NULL;
 	log_debug("apply.started", "generation=%" PRIu64 " dry_run=%d", p.generation, io->dry_run ? 1 : 0);
 	as = apply_payload(db, &p, &o, &r->apply, err, errlen);
 	if (as != APPLY_OK) {
@@ -171,6 +184,7 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 		record(st, cfg->primary_pubkey, &p);
 		maybe_restart(cfg, st, r);
 		check_drift(st, db, io->reapply, r);
+		write_app_config(cfg, st, &p, r);
 	}
 	r->ok = true;
 	rc = 0;

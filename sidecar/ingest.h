@@ -1,7 +1,8 @@
 /* ingest: what a secondary does with sealed bytes from its primary (the
  * daemon's poller and the offline `apply` command share it): serialise with
  * other applies, open and check the envelope, refuse replays and rollbacks,
- * apply, record the generation, and restart Pocket ID when needed. */
+ * apply, record the generation, restart Pocket ID when needed, and write the
+ * application configuration through Pocket ID's API when it moves that way. */
 #ifndef PIS_INGEST_H
 #define PIS_INGEST_H
 
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "apply.h"
+#include "appconfig_step.h"
 #include "config.h"
 #include "keys.h"
 #include "state.h"
@@ -24,6 +26,8 @@ struct ingest_result {
 	struct apply_result apply;
 	int restart; /* -1 failed, 0 ok, 1 needed but no command, 2 not needed */
 	size_t capture_clients; /* see drift_callback_capture_clients */
+	enum appconfig_outcome app_config; /* the configuration step after the apply */
+	size_t app_config_keys;		   /* keys it wrote */
 };
 
 /* Applies wire to db (opened with pidb_open) as io says. Returns 0, or -1 with err

@@ -109,6 +109,20 @@ void metrics_restart(struct metrics *m, bool ok)
 	pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_set_app_config_pending(struct metrics *m, bool pending)
+{
+	pthread_mutex_lock(&m->lock);
+	m->app_config_pending = pending;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_app_config_update(struct metrics *m, bool ok)
+{
+	pthread_mutex_lock(&m->lock);
+	m->app_config_updates[ok ? 0 : 1]++;
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* Caller holds the lock. NULL when name is unknown and there is no room. */
 static struct metrics_peer *peer_slot(struct metrics *m, const char *name)
 {

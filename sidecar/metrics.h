@@ -59,6 +59,11 @@ void metrics_restart(struct metrics *m, bool ok);
 void metrics_set_unknown_tables(struct metrics *m, uint64_t n);
 /* OIDC clients that capture their first callback URL (Pocket ID < v2.10). */
 void metrics_set_callback_capture_clients(struct metrics *m, uint64_t n);
+/* Application configuration through Pocket ID's API: pending = the last read
+ * (primary) or write (secondary) failed and waits for a retry; update counts
+ * a secondary's writes of a changed configuration. */
+void metrics_set_app_config_pending(struct metrics *m, bool pending);
+void metrics_app_config_update(struct metrics *m, bool ok);
 
 /* Primary. set_peers replaces the peer list (peers gauge = n; last seen from
  * each peer's last_seen_at; export counts of peers still listed are kept).

@@ -190,6 +190,15 @@ static void render_outcomes(struct mbuf *b, const struct metrics *m)
 	gauge_u64(b, "callback_capture_clients",
 		  "OIDC clients without callback URLs on a Pocket ID release that stores the first one it sees.",
 		  m->callback_capture_clients);
+	family(b, "app_config_updates_total", "counter",
+	       "Writes of a changed application configuration through Pocket ID's API by result.");
+	sample_u64(b, "app_config_updates_total", (const char *[]){"result", "done"}, 1,
+		   m->app_config_updates[0]);
+	sample_u64(b, "app_config_updates_total", (const char *[]){"result", "failed"}, 1,
+		   m->app_config_updates[1]);
+	gauge_u64(b, "app_config_pending", "1 while reading (primary) or writing (secondary) the "
+		  "application configuration through Pocket ID's API fails and is retried.",
+		  m->app_config_pending ? 1 : 0);
 }
 
 static void render_primary(struct mbuf *b, const struct metrics *m)

@@ -339,6 +339,13 @@ int payload_parse_time(const char *s, int64_t *t)
 
 static void table_free(struct pl_table *t)
 {
+	/* Pseudo-tables ("@...") carry values read from Pocket ID's API, such
+	 * as SMTP and LDAP passwords: wipe them. */
+	for (size_t i = 0; t->name != NULL && t->name[0] == '@' && i < t->nrows * t->ncols; i++) {
+		struct pl_value *v = &t->cells[i];
+		if ((v->type == PL_TEXT || v->type == PL_BLOB) && v->u.bytes != NULL)
+			OPENSSL_cleanse(v->u.bytes, v->len);
+	}
 	if (t->arena != NULL)
 		pl_arena_free(&t->arena);
 	else

@@ -41,6 +41,7 @@ struct poller {
 	atomic_llong last_success; /* unix seconds, 0 = never */
 	bool reconciled;	   /* a payload was applied since start (poller thread only) */
 	char last_error[256];	   /* guarded by lock */
+	char app_config_error[256]; /* guarded by lock; empty = none pending */
 };
 
 struct fetch {
@@ -227,6 +228,21 @@ static void count_rows(struct poller *p, const struct apply_result *r)
 	metrics_set_unknown_tables(p->m, r->nunknown);
 }
 
+static void count_app_config(struct poller *p, const struct ingest_result *r)
+{
+	bool pending = appconfig_step_pending(p->st);
+	char msg[sizeof(p->app_config_error)] = "";
+
+	if (r->app_config == APPCONFIG_WRITTEN || r->app_config == APPCONFIG_FAILED)
+		metrics_app_config_update(p->m, r->app_config == APPCONFIG_WRITTEN);
+	metrics_set_app_config_pending(p->m, pending);
+	if (pending && state_status_get(p->st, "app_config_error", msg, sizeof(msg)) == -1)
+		snprintf(msg, sizeof(msg), "unknown error");
+	pthread_mutex_lock(&p->lock);
+	snprintf(p->app_config_error, sizeof(p->app_config_error), "%s", pending ? msg : "");
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* A 200: open, check, apply. Returns 0 on success. */
 static int handle_payload(struct poller *p, struct fetch *f)
 {
@@ -255,6 +271,7 @@ static int handle_payload(struct poller *p, struct fetch *f)
 		return -1;
 	}
 	count_rows(p, &r.apply);
+	count_app_config(p, &r);
 	metrics_set_callback_capture_clients(p->m, r.capture_clients);
 	if (r.restart == 0 || r.restart == -1) /* a command ran */
 		metrics_restart(p->m, r.restart == 0);
@@ -283,7 +300,10 @@ static int poll_once(struct poller *p, bool full)
 	state_applied_get(p->st, p->cfg->primary_pubkey, &after, &found);
 	/* Conditional (If-None-Match) once this start reconciled; the interval
 	 * poll is then a cheap 304 unless something changed. */
-	cc = fetch_export(p, p->reconciled && found, after, wait_s, &f);
+	/* ...except the interval poll while the application configuration waits
+	 * for a retry: that one fetches the payload again to write it. */
+	cc = fetch_export(p, p->reconciled && found && !(full && appconfig_step_pending(p->st)), after,
+			  wait_s, &f);
 	if (atomic_load(&p->stopping)) {
 		free(f.body);
 		return 0;
@@ -382,6 +402,11 @@ int poller_health(void *ctx, char *reason, size_t n)
 		pthread_mutex_unlock(&p->lock);
 		return -1;
 	}
+	/* Healthy (logins work with the synced data) but worth saying. */
+	pthread_mutex_lock(&p->lock);
+	if (p->app_config_error[0] != '\0')
+		snprintf(reason, n, "application configuration not written yet: %s", p->app_config_error);
+	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
 

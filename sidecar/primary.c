@@ -5,6 +5,7 @@
  * logs and sessions move data_version but not the hash). */
 #include "primary.h"
 
+#include "appconfig_step.h"
 #include "b64.h"
 #include "drift.h"
 #include "http_server.h"
@@ -26,6 +27,11 @@
 #include <time.h>
 
 #define PRIMARY_MAX_WAITERS 256
+/* The application configuration is read again after every commit of Pocket
+ * ID and at least this often (actor state may reach the database late), and
+ * retried this long after a failed read. */
+#define APPCONFIG_REFRESH_MS 30000
+#define APPCONFIG_RETRY_MS 10000
 
 struct waiter {
 	struct evhttp_request *req;
@@ -46,6 +52,9 @@ struct primary {
 	uint64_t generation;
 	int64_t capture_clients; /* last count logged, -1 = none yet */
 	struct event *tick;
+	struct appconfig ac; /* the last configuration read from Pocket ID's API */
+	bool have_ac, ac_failing;
+	int64_t ac_read_ms;
 	size_t nwaiters;
 	struct waiter waiters[PRIMARY_MAX_WAITERS];
 };
@@ -85,27 +94,73 @@ static void check_callback_capture(struct primary *p)
 		log_warn("oidc.callback_capture", "clients=%zu msg=\"%s\"", n, DRIFT_CAPTURE_MSG);
 }
 
-/* Recomputes the generation when Pocket ID committed since the last look. */
+/* Reads the configuration through Pocket ID's API. A failure keeps the last
+ * one read (the generation stays), is logged once and shows in metrics. */
+static void read_app_config(struct primary *p)
+{
+	struct appconfig ac;
+	char err[512], q[600];
+
+	p->ac_read_ms = mono_ms();
+	if (appconfig_step_read(p->cfg, &ac, err, sizeof(err)) == -1) {
+		if (!p->ac_failing) {
+			log_warn("app_config.read_failed", "error=%s", log_quote(q, sizeof(q), err));
+			appconfig_step_record(p->st, err);
+		}
+		p->ac_failing = true;
+		metrics_set_app_config_pending(p->m, true);
+		return;
+	}
+	if (p->ac_failing || !p->have_ac) {
+		if (p->ac_failing)
+			log_info("app_config.recovered", NULL);
+		appconfig_step_record(p->st, NULL);
+	}
+	appconfig_free(&p->ac);
+	p->ac = ac;
+	p->have_ac = true;
+	p->ac_failing = false;
+	metrics_set_app_config_pending(p->m, false);
+}
+
+static const struct appconfig *shipped_app_config(const struct primary *p)
+{
+	return p->have_ac ? &p->ac : NULL;
+}
+
+/* Recomputes the generation when Pocket ID committed since the last look
+ * (or the configuration is due for another read). */
 static int refresh_generation(struct primary *p)
 {
 	struct jwt_store_cfg keys = {p->cfg->encryption_key, p->cfg->encryption_key_len,
 				     p->cfg->keys_storage, p->cfg->keys_path};
 	struct export_result res;
 	int64_t dv = pidb_data_version(p->db);
-	char err[512];
+	bool ac_on = appconfig_step_enabled(p->cfg);
+	bool ac_due = ac_on && mono_ms() - p->ac_read_ms >=
+				       (p->ac_failing ? APPCONFIG_RETRY_MS : APPCONFIG_REFRESH_MS);
+	char err[512], q[600];
 
-	if (dv == p->data_version && dv != -1)
+	if (dv == p->data_version && dv != -1 && !ac_due)
 		return 0;
-	if (export_snapshot(p->db, &keys, NULL, &res, err, sizeof(err)) == -1 ||
-	    state_generation_advance(p->st, res.content_hash, &p->generation) == -1) {
-		log_error("primary.snapshot_failed", "error=%s", err);
-		return -1;
+	if (ac_on)
+		read_app_config(p);
+	if (export_snapshot(p->db, &keys, NULL, &res, err, sizeof(err)) == -1)
+		goto fail;
+	if (p->have_ac)
+		appconfig_mix_hash(res.content_hash, &p->ac);
+	if (state_generation_advance(p->st, res.content_hash, &p->generation) == -1) {
+		snprintf(err, sizeof(err), "cannot advance the generation in the sidecar state");
+		goto fail;
 	}
 	p->data_version = dv;
 	metrics_set_generation(p->m, p->generation);
 	metrics_set_unknown_tables(p->m, res.nunknown);
 	check_callback_capture(p);
 	return 0;
+fail:
+	log_error("primary.snapshot_failed", "error=%s", log_quote(q, sizeof(q), err));
+	return -1;
 }
 
 /* libevent keeps its copy of a reply's body until the socket has taken it,
@@ -161,7 +216,7 @@ static void send_fresh(struct primary *p, struct evhttp_request *req, const char
 	struct snapshot snap;
 	char err[512];
 
-	if (produce_snapshot(p->db, p->cfg, p->st, &snap, err, sizeof(err)) == -1) {
+	if (produce_snapshot(p->db, p->cfg, p->st, shipped_app_config(p), &snap, err, sizeof(err)) == -1) {
 		log_error("export.failed", "peer=%s error=%s", peer, err);
 		http_reply_text(req, 503, "export failed; see the primary's log\n");
 		return;
@@ -218,7 +273,8 @@ static void serve_waiters(struct primary *p, bool changed_only)
 		} else if (enrolled == -1) {
 			http_reply_text(w->req, 503, "cannot read state.db; see the primary's log\n");
 		} else if (w->after != p->generation) {
-			if (!have && produce_snapshot(p->db, p->cfg, p->st, &snap, err, sizeof(err)) == 0) {
+			if (!have && produce_snapshot(p->db, p->cfg, p->st, shipped_app_config(p), &snap,
+						      err, sizeof(err)) == 0) {
 				have = true;
 				p->generation = snap.p.generation;
 			}
@@ -330,6 +386,9 @@ int primary_health(void *ctx, char *reason, size_t n)
 	sqlite3_finalize(st);
 	if (!ok)
 		snprintf(reason, n, "Pocket ID's database is not readable: %s", sqlite3_errmsg(p->db));
+	else if (p->ac_failing) /* exports go on with the last configuration read */
+		snprintf(reason, n, "cannot read the application configuration from %s",
+			 p->cfg->pocket_id_url);
 	return ok ? 0 : -1;
 }
 
@@ -372,6 +431,7 @@ void primary_free(struct primary *p)
 		http_reply_text(p->waiters[i].req, 503, "shutting down\n");
 	if (p->tick != NULL)
 		event_free(p->tick);
+	appconfig_free(&p->ac);
 	sqlite3_close(p->db);
 	free(p);
 }

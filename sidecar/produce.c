@@ -4,11 +4,31 @@
 #include "envelope.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* Appends the configuration pseudo-table to the snapshot's tables. */
+static int add_app_config(struct snapshot *s, const struct appconfig *ac, char *err, size_t errlen)
+{
+	struct pl_table *t = realloc(s->p.tables, (s->p.ntables + 1) * sizeof(*t));
+
+	if (t == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->p.tables = t;
+	t = &s->p.tables[s->p.ntables++];
+	if (appconfig_to_table(ac, t) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	appconfig_mix_hash(s->res.content_hash, ac);
+	return 0;
+}
+
 int produce_snapshot(sqlite3 *db, const struct config *cfg, struct state *st,
-		     struct snapshot *s, char *err, size_t errlen)
+		     const struct appconfig *ac, struct snapshot *s, char *err, size_t errlen)
 {
 	struct jwt_store_cfg keys = {cfg->encryption_key, cfg->encryption_key_len,
 				     cfg->keys_storage, cfg->keys_path};
@@ -16,6 +36,10 @@ int produce_snapshot(sqlite3 *db, const struct config *cfg, struct state *st,
 	memset(s, 0, sizeof(*s));
 	if (export_snapshot(db, &keys, &s->p, &s->res, err, errlen) == -1)
 		return -1;
+	if (ac != NULL && add_app_config(s, ac, err, errlen) == -1) {
+		payload_free(&s->p);
+		return -1;
+	}
 	if (state_generation_advance(st, s->res.content_hash, &s->p.generation) == -1) {
 		snprintf(err, errlen, "cannot advance the generation in the sidecar state");
 		payload_free(&s->p);

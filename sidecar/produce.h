@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "appconfig.h"
 #include "config.h"
 #include "export.h"
 #include "keys.h"
@@ -19,9 +20,12 @@ struct snapshot {
 	struct export_result res;
 };
 
-/* Exports db and advances the generation in st. Returns 0, or -1 with err. */
+/* Exports db and advances the generation in st. ac, when not NULL, is the
+ * application configuration read from Pocket ID's API: it travels as the
+ * pseudo-table "@app_configuration" and counts in the content hash. Returns
+ * 0, or -1 with err. */
 int produce_snapshot(sqlite3 *db, const struct config *cfg, struct state *st,
-		     struct snapshot *s, char *err, size_t errlen);
+		     const struct appconfig *ac, struct snapshot *s, char *err, size_t errlen);
 /* Seals s for recipient. *wire is malloc'd. Returns 0, or -1 with err. */
 int produce_seal(struct snapshot *s, const struct node_key *me, const uint8_t recipient[static 32],
 		 size_t max_wire, uint8_t **wire, size_t *wire_len, char *err, size_t errlen);

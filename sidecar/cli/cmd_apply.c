@@ -51,6 +51,11 @@ static void print_result(const struct ingest_result *r, bool dry_run)
 		printf("%-40s %9zu %9zu %9zu\n", r->apply.tables[i].table, r->apply.tables[i].inserted,
 		       r->apply.tables[i].updated, r->apply.tables[i].deleted);
 	printf("jwt signing key: %s\n", r->apply.jwt_changed ? "replaced" : "unchanged");
+	if (!dry_run && r->app_config == APPCONFIG_WRITTEN)
+		printf("application configuration: %zu settings written through Pocket ID's API\n",
+		       r->app_config_keys);
+	else if (!dry_run && r->app_config != APPCONFIG_OFF)
+		printf("application configuration: %s\n", appconfig_outcome_name(r->app_config));
 	printf("generation %" PRIu64 ": %s\n", r->generation,
 	       dry_run ? "dry run, nothing changed" : r->apply.wrote ? "applied" : "already in step");
 }

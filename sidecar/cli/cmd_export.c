@@ -1,6 +1,7 @@
 /* export: on the primary, seals a payload of the configured database for one
  * recipient and writes the sealed bytes (the offline path for air-gapped
  * sites; the daemon serves the same bytes over HTTP). */
+#include "appconfig_step.h"
 #include "b64.h"
 #include "cli.h"
 #include "pidb.h"
@@ -74,6 +75,8 @@ static int run_export(const struct config *cfg, const uint8_t to[32], const char
 	struct state *st = NULL;
 	struct node_key me;
 	struct snapshot snap;
+	struct appconfig ac = {0};
+	bool with_ac = appconfig_step_enabled(cfg);
 	sqlite3 *db = NULL;
 	uint8_t *wire = NULL;
 	size_t wire_len;
@@ -82,7 +85,13 @@ static int run_export(const struct config *cfg, const uint8_t to[32], const char
 
 	if (cli_open_node(cfg, "cannot export", true, &me, &st, &db) == -1)
 		goto out;
-	if (produce_snapshot(db, cfg, st, &snap, err, sizeof(err)) == -1) {
+	/* The daemon ships the configuration too; so does this, or the
+	 * generation would flip between the two contents. */
+	if (with_ac && appconfig_step_read(cfg, &ac, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pocket-id-sync: cannot read the application configuration: %s\n", err);
+		goto out;
+	}
+	if (produce_snapshot(db, cfg, st, with_ac ? &ac : NULL, &snap, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pocket-id-sync: %s\n", err);
 		goto out;
 	}
@@ -96,6 +105,7 @@ static int run_export(const struct config *cfg, const uint8_t to[32], const char
 			output ? output : "");
 	produce_free(&snap);
 out:
+	appconfig_free(&ac);
 	free(wire);
 	sqlite3_close(db);
 	state_close(st);

@@ -1,6 +1,7 @@
 /* status: what this node's state.db says: role, own key fingerprint, and on a
  * primary the generation and peers, on a secondary the pinned primary and
  * the progress `run` recorded. Reads only; it asks no running daemon. */
+#include "appconfig_step.h"
 #include "cli.h"
 #include "keys.h"
 #include "state.h"
@@ -66,7 +67,15 @@ static int status_capture(const struct status_out *o, struct state *st)
 	return 0;
 }
 
-static int status_primary(const struct status_out *o, struct state *st)
+static void status_app_config(const struct status_out *o, const struct config *cfg, struct state *st)
+{
+	char buf[512];
+
+	appconfig_step_describe(cfg, st, buf, sizeof(buf));
+	status_line(o, "app_config", "app config:", buf);
+}
+
+static int status_primary(const struct status_out *o, const struct config *cfg, struct state *st)
 {
 	struct peer_info *peers;
 	uint8_t hash[32];
@@ -81,6 +90,7 @@ static int status_primary(const struct status_out *o, struct state *st)
 	status_line(o, "generation", "generation:", buf);
 	status_peers(o, peers, n);
 	free(peers);
+	status_app_config(o, cfg, st);
 	return status_capture(o, st);
 }
 
@@ -130,6 +140,7 @@ static int status_secondary(const struct status_out *o, const struct config *cfg
 	}
 	status_line(o, "primary_fingerprint", "primary fingerprint:", fp);
 	status_line(o, "applied_generation", "applied generation:", buf);
+	status_app_config(o, cfg, st);
 	if (status_time(o, st, "last_attempt_at", "last attempt:") == -1 ||
 	    status_time(o, st, "last_success_at", "last success:") == -1 ||
 	    status_capture(o, st) == -1)
@@ -150,7 +161,7 @@ static int status_show(const struct status_out *o, const struct config *cfg, str
 	keys_wipe(&key);
 	status_line(o, "fingerprint", "key fingerprint:", fp);
 	if (cfg->role == ROLE_PRIMARY)
-		return status_primary(o, st);
+		return status_primary(o, cfg, st);
 	if (cfg->role == ROLE_SECONDARY)
 		return status_secondary(o, cfg, st);
 	fprintf(stderr, "pocket-id-sync: SYNC_ROLE is not set; set it to see more\n");

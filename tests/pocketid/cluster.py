@@ -105,6 +105,7 @@ class Node:
         key = os.path.join(self.dir, "encryption.key")
         with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
             f.write(os.urandom(24).hex().encode())     # read byte for byte: no newline
+        self.api_key_file = None                        # SYNC_POCKET_ID_API_KEY_FILE when set
         self.token_file = os.path.join(self.dir, "primary-token")
         with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w"):
             pass                                        # empty = not enrolled (README)
@@ -113,6 +114,12 @@ class Node:
             f"APP_URL={app_url}", f"PORT={self.pid_port}", "HOST=127.0.0.1",
             f"ENCRYPTION_KEY_FILE={key}", "TRUST_PROXY=true",
             "ANALYTICS_DISABLED=true", "VERSION_CHECK_DISABLED=true"])
+
+    def set_api_key(self, token):
+        """The admin API key the sidecar uses for the application configuration."""
+        self.api_key_file = os.path.join(self.dir, "pocket-id-api-key")
+        with open(os.open(self.api_key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(token + "\n")
 
     def write_file(self, name, lines):
         with open(os.path.join(self.dir, name), "w") as f:
@@ -156,8 +163,11 @@ class Node:
         lines = [f"SYNC_ROLE={self.role}", f"SYNC_STATE_DIR={self.dir}/state",
                  f"SYNC_LISTEN=127.0.0.1:{self.sync_port}",
                  f"SYNC_METRICS_LISTEN=127.0.0.1:{self.metrics_port}"]
+        if self.api_key_file:
+            lines.append(f"SYNC_POCKET_ID_API_KEY_FILE={self.api_key_file}")
         if self.role == "secondary":
-            lines += [f"SYNC_PRIMARY_URL={primary.sync_url}",
+            # a short interval: the retries (restart, configuration) come at interval polls
+            lines += [f"SYNC_PRIMARY_URL={primary.sync_url}", "SYNC_INTERVAL=2s",
                       f"SYNC_RESTART_COMMAND={HERE}/restart_pocket_id.sh {self.dir} {self.url}/healthz"]
         self.write_file("sync.env", lines)
 

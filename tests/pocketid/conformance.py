@@ -9,10 +9,14 @@
 #
 # Environment: POCKET_ID_BIN (required), PIS_BIN (the sidecar; default build/pocket-id-sync),
 # PIS_CONFORMANCE_DEADLINE (seconds a change may take to reach the secondary, default 1),
-# PIS_CONFORMANCE_KEEP=1 keeps the temporary directory (logs, databases) for a post-mortem.
+# PIS_CONFORMANCE_KEEP=1 keeps the temporary directory (logs, databases) for a post-mortem,
+# PIS_CONFORMANCE_APP_CONFIG=api (default: both sidecars get an admin API key and move the
+# application configuration through Pocket ID's API) or rows (no key: the pre-v2.12 row copy
+# plus restart).
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -51,6 +55,10 @@ from pocketid_api import Client, new_pkce_verifier  # noqa: E402
 
 SIDECAR_BIN = os.path.abspath(os.environ.get("PIS_BIN") or os.path.join(cluster.SRC, "build", "pocket-id-sync"))
 DEADLINE = float(os.environ.get("PIS_CONFORMANCE_DEADLINE", "1"))
+APP_CONFIG_MODE = os.environ.get("PIS_CONFORMANCE_APP_CONFIG", "api")
+if APP_CONFIG_MODE not in ("api", "rows"):
+    print(f"PIS_CONFORMANCE_APP_CONFIG={APP_CONFIG_MODE}: must be api or rows")
+    sys.exit(1)
 
 passed = failed = 0
 results = []          # (scenario, check, ok) for the summary
@@ -166,6 +174,12 @@ def scenario_first_run(w: World):
     rows = w.a.scalar("SELECT count(*) FROM webauthn_credentials WHERE user_id = ?", (user["id"],))
     check(S, "the admin's passkey is in the primary's database", rows == 1, stored)
     check(S, "the secondary has no user before the sync", w.b.scalar("SELECT count(*) FROM users") == 0)
+    if APP_CONFIG_MODE == "api":
+        # README: one admin API key, created on the primary, serves every node once synced.
+        key = admin.ok("POST", "/api/api-keys", body={"name": "pocket-id-sync", "expiresAt": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 365 * 86400))}).json()
+        w.a.set_api_key(key["token"])
+        w.b.set_api_key(key["token"])
     return admin, user, cred
 
 
@@ -373,6 +387,7 @@ def scenario_login_loop(w: World, admin, bob, bob_body, rounds=40, changes=15):
     finally:
         stop.set()
         t.join()
+    wait_until(10, w.synced)   # the last apply's metric follows its commit
     applied = (w.b.metric("applied_generation") or 0) - applied_before
     generation = w.a.metric("generation")
     for _ in range(10):
@@ -398,29 +413,68 @@ def scenario_local_state(w: World, audit_before, consents_before):
 
 
 def scenario_app_config(w: World, admin):
-    S = "8 application configuration"
+    S = f"8 application configuration ({APP_CONFIG_MODE})"
     r = admin.request("GET", "/api/application-configuration/all")
     check(S, "the primary's configuration reads through its API", r.status == 200, r)
     if r.status != 200:
         return
-    items = r.json()
-    conf = {i["key"]: i["value"] for i in items}
-    conf["appName"] = "Conformance ID"
-    conf["sessionDuration"] = "123"
+    conf = {i["key"]: i["value"] for i in r.json()}
+    conf.update(appName="Conformance ID", sessionDuration="123")
+    per_node = "emailApiKeyExpirationEnabled" in conf and APP_CONFIG_MODE == "api"
+    if per_node:
+        conf["emailApiKeyExpirationEnabled"] = "true"
+    starts = w.b.pocket_id_starts()
     put = admin.request("PUT", "/api/application-configuration", body=conf)
     check(S, "the admin changes it on the primary", put.status == 200, put)
-    starts = w.b.pocket_id_starts()
 
-    def shown():
+    def served():
         st, body = http_get(w.b.url + "/api/application-configuration")
-        if st != 200:
-            return False
-        return {i["key"]: i["value"] for i in json.loads(body)}.get("appName") == "Conformance ID"
-    took = time.monotonic()
-    ok = wait_until(60, shown, step=0.1)
-    took = time.monotonic() - took
-    check(S, f"the secondary's Pocket ID serves the new configuration ({took:.1f} s)", ok)
-    print(f"     (secondary Pocket ID restarts for it: {w.b.pocket_id_starts() - starts})")
+        return st == 200 and {i["key"]: i["value"] for i in json.loads(body)}.get("appName") == "Conformance ID"
+    t0 = time.monotonic()
+    ok = wait_until(60, served, step=0.05)
+    took = time.monotonic() - t0
+    check(S, f"the secondary's Pocket ID serves the new configuration ({took:.2f} s)", ok)
+    b_admin = w.direct(w.b)
+    b_admin.cookies = dict(admin.cookies)
+    b_conf = b_admin.request("GET", "/api/application-configuration/all")
+    b_conf = {i["key"]: i["value"] for i in b_conf.json()} if b_conf.status == 200 else {}
+    check(S, "the private settings arrived too (sessionDuration)", b_conf.get("sessionDuration") == "123", b_conf)
+    restarts = w.b.pocket_id_starts() - starts
+    if APP_CONFIG_MODE == "api":
+        check(S, "without restarting the secondary's Pocket ID", restarts == 0, f"{restarts} restarts")
+        check(S, "the sidecar wrote it through the API", "event=app_config.written" in w.b.all_sidecar_logs())
+        if per_node:
+            check(S, "a per-node key (API-key expiry e-mails) keeps the secondary's value",
+                  b_conf.get("emailApiKeyExpirationEnabled") == "false", b_conf)
+        st, body = http_get(w.b.sync_url + "/healthz")
+        check(S, "the secondary's /healthz carries no warning", st == 200 and body == b"ok\n", body)
+        scenario_app_config_retry(w, admin, conf)
+    else:
+        print(f"     (secondary Pocket ID restarts for it: {restarts})")
+
+
+def scenario_app_config_retry(w: World, admin, conf):
+    """Pocket ID down on the secondary while the configuration changes: the data still
+    applies, the write is pending (metric, status, /healthz warning) and retried."""
+    S = "8 application configuration (api)"
+    w.b.stop_pocket_id()
+    conf["appName"] = "Retried ID"
+    admin.ok("PUT", "/api/application-configuration", body=conf)
+    pending = wait_until(20, lambda: w.b.metric("app_config_pending") == 1)
+    check(S, "with the secondary's Pocket ID down the write is pending (metric)", pending)
+    st, body = http_get(w.b.sync_url + "/healthz")
+    check(S, "...and /healthz stays 200 with a warning", st == 200 and b"warning" in body, body)
+    status = subprocess.run([SIDECAR_BIN, "status", "--env-file", ".env", "--env-file", "sync.env"],
+                            cwd=w.b.dir, env=cluster.clean_env(), capture_output=True, text=True).stdout
+    check(S, "...and `status` says it is retrying", "retrying" in status, status)
+    check(S, "...and the data apply went on (applied generation = primary's)", w.synced())
+    w.b.start_pocket_id()
+
+    def served():
+        st, body = http_get(w.b.url + "/api/application-configuration")
+        return st == 200 and {i["key"]: i["value"] for i in json.loads(body)}.get("appName") == "Retried ID"
+    check(S, "once Pocket ID is back the write is retried and served", wait_until(60, served, step=0.2))
+    check(S, "...and nothing is pending any more", wait_until(10, lambda: w.b.metric("app_config_pending") == 0))
 
 
 def main():
