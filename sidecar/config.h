@@ -50,6 +50,10 @@ struct config {
 	enum log_level log_level;	/* SYNC_LOG_LEVEL */
 };
 
+/* Adds one line to pr (dropped past CONFIG_MAX_PROBLEMS). */
+void config_problem(struct config_problems *pr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* One documented variable: name, default shown in help and docs. */
 struct config_var {
 	const char *name;

@@ -24,26 +24,33 @@ int cli_add_env_file(struct cli_env *env, const char *path)
 	return 0;
 }
 
-int cli_load_config(const struct cli_env *env, unsigned needs, struct config *cfg)
+int cli_load_config_map(const struct cli_env *env, unsigned needs, struct config *cfg,
+			struct envmap *m)
 {
-	struct envmap m;
 	struct config_problems pr;
 	char err[512];
 	int rc;
 
-	envmap_init(&m);
-	if (config_gather(&m, env->files, env->nfiles, environ, err, sizeof(err)) == -1) {
+	envmap_init(m);
+	if (config_gather(m, env->files, env->nfiles, environ, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pocket-id-sync: --env-file %s\n", err);
-		envmap_free(&m);
 		memset(cfg, 0, sizeof(*cfg));
 		return -1;
 	}
-	rc = config_load(cfg, &m, needs, &pr);
-	envmap_free(&m);
+	rc = config_load(cfg, m, needs, &pr);
 	for (size_t i = 0; i < pr.count; i++)
 		fprintf(stderr, "pocket-id-sync: %s\n", pr.line[i]);
 	if (rc == 0)
 		log_set_level(cfg->log_level);
+	return rc;
+}
+
+int cli_load_config(const struct cli_env *env, unsigned needs, struct config *cfg)
+{
+	struct envmap m;
+	int rc = cli_load_config_map(env, needs, cfg, &m);
+
+	envmap_free(&m);
 	return rc;
 }
 

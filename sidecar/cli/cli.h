@@ -35,6 +35,10 @@ int cli_add_env_file(struct cli_env *env, const char *path);
  * line per problem to stderr and returns -1 (the caller exits 2). On success
  * also applies SYNC_LOG_LEVEL. */
 int cli_load_config(const struct cli_env *env, unsigned needs, struct config *cfg);
+/* The same, keeping every variable read in m (Pocket ID's own settings
+ * too) for the caller to free with envmap_free, whatever the result. */
+int cli_load_config_map(const struct cli_env *env, unsigned needs, struct config *cfg,
+			struct envmap *m);
 /* Called for each option besides --env-file and --help: c is the option's
  * val, arg its argument or NULL. Returns 0, or -1 after printing an error. */
 typedef int (*cli_opt_fn)(int c, const char *arg, void *ctx);
