@@ -246,6 +246,21 @@ static void http_method_not_allowed(struct evhttp_request *req, unsigned methods
 			 "Allow", allow, NULL);
 }
 
+/* A 404 that says what answered: a client pointed at the wrong port or
+ * node (a secondary's SYNC_PRIMARY_URL) learns it from the body. */
+static void http_not_found(const struct http_routes *r, struct evhttp_request *req,
+			   const char *path)
+{
+	if (r->route == metrics_routes)
+		http_reply_text(req, 404, "not found: this is pocket-id-sync's metrics listener "
+					  "(SYNC_METRICS_LISTEN); it serves /metrics only\n");
+	else if (r->srv->role != ROLE_PRIMARY && strncmp(path, "/sync/", 6) == 0)
+		http_reply_text(req, 404, "not found: this pocket-id-sync is a secondary; "
+					  "/sync/export and /sync/admin/ are served by the primary\n");
+	else
+		http_reply_text(req, 404, "not found\n");
+}
+
 static void http_dispatch(struct evhttp_request *req, void *arg)
 {
 	const struct http_routes *r = arg;
@@ -262,7 +277,7 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (rt == NULL) {
-		http_reply_text(req, 404, "not found\n");
+		http_not_found(r, req, path);
 		return;
 	}
 	if ((rt->flags & ROUTE_ADMIN) && !http_admin_allowed(r->srv, req))
