@@ -327,4 +327,11 @@ grep -q 'event=daemon.stopped' primary/sync.log && grep -q 'event=daemon.stopped
 ok=1
 printf '\ndemo: OK: bootstrap, initial sync, a change in %d ms, clean stop\n' "$ELAPSED"
 [ "$KEEP" = 1 ] && say "logs: $DEMO/primary/sync.log $DEMO/secondary/sync.log"
+cat <<'EOT'
+
+Next step: set it up for real on two Pocket ID nodes, as README.md "Bootstrap a primary and
+a secondary, step by step" describes (contrib/systemd/README.md installs the binary, the user
+and the unit; README "Pocket ID in Docker Compose" covers a Compose-managed Pocket ID).
+Run `pocket-id-sync check-config` on each node before the first start.
+EOT
 exit 0

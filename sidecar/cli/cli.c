@@ -80,8 +80,11 @@ void cli_print_help(FILE *out, const char *cmd, const char *text)
 
 #define CLI_MAX_OPTS 16
 
-int cli_parse(int argc, char **argv, const char *help, const struct option *extra,
-	      cli_opt_fn on_opt, void *ctx, struct cli_env *env, int *first_arg)
+/* in_order: stop at the first operand (a verb whose own options follow);
+ * otherwise options may come after operands too (GNU getopt permutes). */
+static int parse_args(int argc, char **argv, const char *help, const struct option *extra,
+		      cli_opt_fn on_opt, void *ctx, struct cli_env *env, int *first_arg,
+		      bool in_order)
 {
 	struct option opts[CLI_MAX_OPTS] = {
 		{"env-file", required_argument, NULL, 'e'},
@@ -89,6 +92,11 @@ int cli_parse(int argc, char **argv, const char *help, const struct option *extr
 	};
 	char shorts[2 * CLI_MAX_OPTS + 3] = "+h";
 	size_t n = 2, s = 2;
+
+	if (!in_order) {
+		memmove(shorts, shorts + 1, sizeof(shorts) - 1);
+		s = 1;
+	}
 	int c;
 
 	for (; extra != NULL && extra[n - 2].name != NULL && n + 1 < CLI_MAX_OPTS; n++) {
@@ -100,7 +108,7 @@ int cli_parse(int argc, char **argv, const char *help, const struct option *extr
 		}
 	}
 	shorts[s] = '\0';
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then reads the ordering ("+") again */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -120,6 +128,18 @@ int cli_parse(int argc, char **argv, const char *help, const struct option *extr
 	}
 	*first_arg = optind;
 	return 0;
+}
+
+int cli_parse(int argc, char **argv, const char *help, const struct option *extra,
+	      cli_opt_fn on_opt, void *ctx, struct cli_env *env, int *first_arg)
+{
+	return parse_args(argc, argv, help, extra, on_opt, ctx, env, first_arg, false);
+}
+
+int cli_parse_to_verb(int argc, char **argv, const char *help, struct cli_env *env,
+		      int *first_arg)
+{
+	return parse_args(argc, argv, help, NULL, NULL, NULL, env, first_arg, true);
 }
 
 int cli_no_operands(int argc, char **argv, int first_arg)

@@ -3,7 +3,8 @@
 # metrics port or ends in /sync/export logs a 404 naming the fix; https:// against the plain
 # sidecar says so; a network error names the URL; a token used against another primary names
 # both keys; after failures the first success logs sync.recovered with how long it was down; and
-# last_duration_seconds leaves out the time the primary held the long poll.
+# last_duration_seconds leaves out the time the primary held the long poll. A payload reply
+# carries one Cache-Control header.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -12,6 +13,8 @@ start p || finish
 node s secondary none 1 "SYNC_PRIMARY_URL=$(url p '')" SYNC_INTERVAL=1s SYNC_LONG_POLL_TIMEOUT=2s || finish
 enrol s p || finish
 wait_for 30 metric_above s applied_generation 0 || bad "s: first sync" "$(tail -5 "${LOG[s]}")"
+hdrs=$(curl -s --max-time 20 -D - -o /dev/null -H "Authorization: Bearer $(bearer s)" "$(url p /sync/export)")
+same "a payload reply has one Cache-Control header" "$(grep -ci '^cache-control:' <<<"$hdrs")" 1
 stop s
 
 # failed SECONDARY-URL NEEDLE: s started against URL logs a sync.failed line holding NEEDLE.
