@@ -100,7 +100,9 @@ static char *load_secret_as(const struct envmap *m, const char *name, bool exact
 	if (file != NULL) {
 		if ((exact ? secret_read_file_exact : secret_read_file)(file, &out, len, err,
 									sizeof(err)) == -1)
-			problem(pr, "%s: %s", file_name, err);
+			problem(pr, "%s: %s%s", file_name, err,
+				strncmp(file, "/app/", 5) == 0 ? " (a path inside Pocket ID's container: "
+								 "set the host path in sync.env)" : "");
 		return out;
 	}
 	if (direct != NULL) {

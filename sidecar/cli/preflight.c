@@ -40,7 +40,9 @@ static int check_database_file(const char *path, struct preflight *pf)
 	char dir[4096];
 
 	if (stat(path, &st) == -1) {
-		E(pf, "DB_CONNECTION_STRING: %s: %s", path, strerror(errno));
+		E(pf, "DB_CONNECTION_STRING: %s: %s%s", path, strerror(errno),
+		  strncmp(path, "/app/", 5) == 0 ? " (a path inside Pocket ID's container: set the "
+						   "host path in sync.env)" : "");
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode)) {
