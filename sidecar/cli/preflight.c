@@ -70,7 +70,8 @@ static int check_database_file(const char *path, struct preflight *pf)
 
 /* SQLite, Pocket ID's schema, and the JWT key decrypting with this node's
  * ENCRYPTION_KEY, on a read-only connection inside one read transaction. */
-static void check_database_content(const struct config *cfg, struct preflight *pf)
+static void check_database_content(const struct config *cfg, struct preflight *pf,
+				   char version[static 32])
 {
 	struct jwt_store_cfg keys = {cfg->encryption_key, cfg->encryption_key_len,
 				     cfg->keys_storage, cfg->keys_path};
@@ -90,6 +91,8 @@ static void check_database_content(const struct config *cfg, struct preflight *p
 	sqlite3_busy_timeout(db, 2000);
 	if (schema_load(db, &s, err, sizeof(err)) == -1)
 		E(pf, "DB_CONNECTION_STRING: %s: %s", cfg->db_path, err);
+	else if (snprintf(version, 32, "%s", s.version) < 0)
+		version[0] = '\0';
 	else if (jwt_store_read(db, &keys, &json, &len, err, sizeof(err)) == -1)
 		E(pf, "ENCRYPTION_KEY: %s", err);
 	else if (json == NULL)
@@ -280,13 +283,15 @@ void preflight_run(const struct config *cfg, const struct envmap *m, unsigned fl
 {
 	struct node_key me;
 	bool have_key = false;
+	char version[32] = "";
 
 	memset(out, 0, sizeof(*out));
 	if (cfg->db_path != NULL && check_database_file(cfg->db_path, out) == 0)
-		check_database_content(cfg, out);
+		check_database_content(cfg, out, version);
 	check_state_dir(cfg, out, &me, &have_key);
 	check_enrolment(cfg, have_key, out);
 	check_listeners(cfg, have_key ? &me : NULL, flags, out);
-	pocketid_env_check(cfg, m, &out->errors, &out->warnings);
+	pocketid_env_check(cfg, m, version[0] != '\0' ? version : NULL, &out->errors,
+			   &out->warnings);
 	keys_wipe(&me);
 }

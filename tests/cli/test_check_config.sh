@@ -3,7 +3,9 @@
 # that is a directory, random bytes or another program's SQLite file, equal or taken ports, a state
 # directory below a regular file, a token without the key it was issued for) both exit 2 and name
 # the variable; every documented state passes (a secondary not enrolled yet, the offline secondary
-# with only SYNC_PRIMARY_PUBKEY, the node's own daemon holding the ports), with a warning.
+# with only SYNC_PRIMARY_PUBKEY, the node's own daemon holding the ports), with a warning. Pocket
+# ID's own .env: LDAP on a secondary is refused; ACTORS_HOST, TRUST_PROXY, STATIC_API_KEY and
+# API-key expiry e-mails from a secondary are warnings.
 set -u
 BIN=${PIS_BIN:?}
 SRC=${PIS_SOURCE_DIR:?}
@@ -116,6 +118,38 @@ cp "$tmp/s.env" "$tmp/p.env" # agree() reads p.env
 agree "token, but the state directory lost its key: re-enrol" "re-enrol" \
 	SYNC_PRIMARY_URL=http://127.0.0.1:9 SYNC_PRIMARY_TOKEN="$tok"
 [ -e "$tmp/sstate/private.key" ] && bad "run created a key although it refused to start" || ok "run refused before creating a key"
+
+# Pocket ID's own settings, read from its .env like the unit does (issue 13: day-one settings).
+cp "$tmp/s.env" "$tmp/p.env"
+cat >"$tmp/pocket-id.env" <<EOT
+APP_URL=https://id.example.org
+TRUST_PROXY=true
+STATIC_API_KEY=0123456789abcdef0123
+EOT
+out=$(SYNC_PRIMARY_URL=http://127.0.0.1:9 "$BIN" check-config --env-file "$tmp/pocket-id.env" --env-file "$tmp/s.env" 2>&1); rc=$?
+[ $rc = 0 ] && ok "Pocket ID's .env: day-one findings are warnings" || bad "pocket-id env ($rc)" "$out"
+for needle in "warning: ACTORS_HOST: Pocket ID's actor host listens on 0.0.0.0 (the default):1414" \
+	"warning: TRUST_PROXY: true trusts X-Forwarded-For from any address: limit it to the proxy's address" \
+	"warning: STATIC_API_KEY: set: make sure it is equal on every node"; do
+	grep -qF -- "$needle" <<<"$out" && ok "names: ${needle:9:40}..." || bad "lacks '$needle'" "$out"
+done
+printf 'ACTORS_HOST=127.0.0.1\nTRUST_PROXY=10.0.0.5\n' >>"$tmp/pocket-id.env"
+sed -i '/^STATIC_API_KEY=/d' "$tmp/pocket-id.env"
+out=$(SYNC_PRIMARY_URL=http://127.0.0.1:9 "$BIN" check-config --env-file "$tmp/pocket-id.env" --env-file "$tmp/s.env" 2>&1)
+grep -qE "ACTORS_HOST|TRUST_PROXY|STATIC_API_KEY" <<<"$out" && bad "the recommended values still warn" "$out" ||
+	ok "ACTORS_HOST=127.0.0.1, TRUST_PROXY=<proxy>, no STATIC_API_KEY: no warning"
+printf 'UI_CONFIG_DISABLED=true\nSMTP_HOST=mail.example.org\nEMAIL_API_KEY_EXPIRATION_ENABLED=true\n' >>"$tmp/pocket-id.env"
+out=$(SYNC_PRIMARY_URL=http://127.0.0.1:9 "$BIN" check-config --env-file "$tmp/pocket-id.env" --env-file "$tmp/s.env" 2>&1); rc=$?
+[ $rc = 0 ] && grep -qF "warning: EMAIL_API_KEY_EXPIRATION_ENABLED: true on a secondary with SMTP_HOST" <<<"$out" &&
+	ok "a secondary sending API-key expiry e-mails: a warning" || bad "smtp ($rc)" "$out"
+echo "LDAP_ENABLED=true" >>"$tmp/pocket-id.env"
+out1=$(SYNC_PRIMARY_URL=http://127.0.0.1:9 "$BIN" check-config --env-file "$tmp/pocket-id.env" --env-file "$tmp/s.env" 2>&1); cc=$?
+out2=$(SYNC_PRIMARY_URL=http://127.0.0.1:9 timeout 20 "$BIN" run --env-file "$tmp/pocket-id.env" --env-file "$tmp/s.env" 2>&1); rc=$?
+[ $cc = 2 ] && [ $rc = 2 ] && grep -qF "LDAP_ENABLED: true on a secondary" <<<"$out1" && grep -qF "LDAP_ENABLED: true on a secondary" <<<"$out2" &&
+	ok "LDAP enabled on a secondary: check-config and run refuse (exit 2)" || bad "ldap: check-config $cc, run $rc" "$out1
+$out2"
+out=$(SYNC_ROLE=primary "$BIN" check-config --env-file "$tmp/pocket-id.env" --env-file "$tmp/p.env" 2>&1); rc=$?
+grep -qF "LDAP_ENABLED" <<<"$out" && bad "LDAP on the primary is refused" "$out" || ok "LDAP on the primary is fine"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
