@@ -106,9 +106,10 @@ static void check_database_content(const struct config *cfg, struct preflight *p
 }
 
 /* The state directory (created by run when missing: its parent must take
- * it) and the node key in it. Sets *have_key when me was loaded. */
-static void check_state_dir(const struct config *cfg, struct preflight *pf,
-			    struct node_key *me, bool *have_key)
+ * it) and the node key in it. Sets *have_key when me was loaded. Returns 0,
+ * or -1 after adding an error. */
+static int check_state_dir(const struct config *cfg, struct preflight *pf,
+			   struct node_key *me, bool *have_key)
 {
 	const char *dir = cfg->state_dir;
 	char path[4096], parent[4096], err[512];
@@ -116,7 +117,7 @@ static void check_state_dir(const struct config *cfg, struct preflight *pf,
 
 	*have_key = false;
 	if (dir == NULL)
-		return;
+		return 0;
 	if (stat(dir, &st) == -1) {
 		if (errno == ENOTDIR)
 			E(pf, "SYNC_STATE_DIR: %s: a part of the path is a file, not a directory", dir);
@@ -125,19 +126,23 @@ static void check_state_dir(const struct config *cfg, struct preflight *pf,
 		else if (access(parent_of(dir, parent), W_OK | X_OK) == -1)
 			E(pf, "SYNC_STATE_DIR: %s does not exist and cannot be created in %s: %s", dir,
 			  parent, strerror(errno));
-		return;
+		else
+			return 0;
+		return -1;
 	}
 	if (!S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) == -1) {
 		E(pf, "SYNC_STATE_DIR: %s is not a writable directory", dir);
-		return;
+		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, KEYS_FILE_NAME);
 	if (access(path, F_OK) == -1)
-		return;
-	if (keys_load(dir, me, err, sizeof(err)) == -1)
+		return 0;
+	if (keys_load(dir, me, err, sizeof(err)) == -1) {
 		E(pf, "SYNC_STATE_DIR: %s", err);
-	else
-		*have_key = true;
+		return -1;
+	}
+	*have_key = true;
+	return 0;
 }
 
 /* A secondary's enrolment: a token without the key it was issued for is a
@@ -146,7 +151,7 @@ static void check_enrolment(const struct config *cfg, bool have_key, struct pref
 {
 	if (cfg->role != ROLE_SECONDARY)
 		return;
-	if (cfg->primary_token != NULL && !have_key && pf->errors.count == 0)
+	if (cfg->primary_token != NULL && !have_key)
 		E(pf, "SYNC_STATE_DIR: %s has no %s but SYNC_PRIMARY_TOKEN is set: the token was "
 		      "issued for the key this node had (state directory wiped or changed?). Restore "
 		      "%s, or re-enrol: empty the token, start, `peer add` the new key on the primary",
@@ -288,8 +293,8 @@ void preflight_run(const struct config *cfg, const struct envmap *m, unsigned fl
 	memset(out, 0, sizeof(*out));
 	if (cfg->db_path != NULL && check_database_file(cfg->db_path, out) == 0)
 		check_database_content(cfg, out, version);
-	check_state_dir(cfg, out, &me, &have_key);
-	check_enrolment(cfg, have_key, out);
+	if (check_state_dir(cfg, out, &me, &have_key) == 0)
+		check_enrolment(cfg, have_key, out);
 	check_listeners(cfg, have_key ? &me : NULL, flags, out);
 	pocketid_env_check(cfg, m, version[0] != '\0' ? version : NULL, &out->errors,
 			   &out->warnings);
