@@ -355,7 +355,8 @@ static int handle_payload(struct poller *p, struct fetch *f)
 		if (strcmp(r.reason, "decrypt") == 0 && f->sender_hint[0] != '\0' &&
 		    strcmp(f->sender_hint, pinned) != 0) {
 			snprintf(err, sizeof(err), "the primary now seals with key %s but this node pins "
-						   "%s: was the primary replaced? re-register this node",
+						   "%s (the token's): SYNC_PRIMARY_URL points at another "
+						   "primary, or the primary was replaced; re-register this node",
 				 f->sender_hint, pinned);
 			record_failure(p, "sender", err);
 		} else if (strcmp(r.reason, "decrypt") == 0) {
