@@ -702,9 +702,8 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 		goto out;
 	}
 	fill_result(&pl, o, r); /* also on a valve refusal: a dry run shows the counts */
-	st = APPLY_ERR_VALVE;
-	if (check_valve(&pl, o, err, errlen) == -1)
-		goto out;
+	/* The key is compared before the valve, so that a dry run the valve
+	 * refuses reports it as --dry-run --force does. */
 	st = APPLY_ERR_KEY;
 	r->jwt_changed = false;
 	if (p->jwk_json != NULL && !pl.jwt_in_file &&
@@ -717,6 +716,9 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 	if (r->jwt_changed)
 		r->restart_why = "jwt_key";
 	r->restart_needed = r->restart_needed || r->jwt_changed;
+	st = APPLY_ERR_VALVE;
+	if (check_valve(&pl, o, err, errlen) == -1)
+		goto out;
 	st = APPLY_OK;
 	if (o->dry_run || (plan_changes(&pl) == 0 && !kv_changed))
 		goto out; /* nothing to write: the read transaction just ends */

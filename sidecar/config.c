@@ -50,9 +50,7 @@ const struct config_var config_vars[] = {
 	{NULL, NULL, NULL},
 };
 
-static void problem(struct config_problems *pr, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void problem(struct config_problems *pr, const char *fmt, ...)
+void config_problem(struct config_problems *pr, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -62,6 +60,8 @@ static void problem(struct config_problems *pr, const char *fmt, ...)
 	vsnprintf(pr->line[pr->count++], sizeof(pr->line[0]), fmt, ap);
 	va_end(ap);
 }
+
+#define problem config_problem
 
 static const char *default_of(const char *name)
 {
@@ -106,7 +106,9 @@ static char *load_secret_as(const struct envmap *m, const char *name, bool exact
 	if (file != NULL) {
 		if ((exact ? secret_read_file_exact : secret_read_file)(file, &out, len, err,
 									sizeof(err)) == -1)
-			problem(pr, "%s: %s", file_name, err);
+			problem(pr, "%s: %s%s", file_name, err,
+				strncmp(file, "/app/", 5) == 0 ? " (a path inside Pocket ID's container: "
+								 "set the host path in sync.env)" : "");
 		return out;
 	}
 	if (direct != NULL) {
@@ -263,8 +265,8 @@ static void load_secondary(struct config *cfg, const struct envmap *m, unsigned 
 
 	if (url != NULL && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		problem(pr, "SYNC_PRIMARY_URL: \"%s\" must start with http:// or https://", url);
-	else if (url == NULL && secondary)
-		problem(pr, "SYNC_PRIMARY_URL: not set (required for the secondary role)");
+	else if (url == NULL && secondary && has_token)
+		problem(pr, "SYNC_PRIMARY_URL: not set (a secondary with SYNC_PRIMARY_TOKEN polls it)");
 	cfg->primary_url = dup_or_problem(url, pr, "SYNC_PRIMARY_URL");
 	if (raw != NULL) {
 		if (token_parse(raw, &tok) == -1)
@@ -305,7 +307,8 @@ static void load_db_and_keys(struct config *cfg, const struct envmap *m, unsigne
 		problem(pr, "ENCRYPTION_KEY: must be at least 16 bytes (Pocket ID's own rule)");
 		secret_free(key);
 		key = NULL;
-	} else if (key == NULL && (needs & NEED_KEK) &&
+	} else if (key == NULL && (needs & NEED_KEK) && value_of(m, "ENCRYPTION_KEY") == NULL &&
+		   value_of(m, "ENCRYPTION_KEY_FILE") == NULL &&
 		   !(cfg->keys_storage != NULL && strcmp(cfg->keys_storage, "file") == 0)) {
 		problem(pr, "ENCRYPTION_KEY: not set (needed to move the JWT signing key; "
 			    "use the same variable Pocket ID uses on this node)");

@@ -54,6 +54,10 @@ struct config {
 	char *pocket_id_api_key;	/* SYNC_POCKET_ID_API_KEY[_FILE], may be NULL */
 };
 
+/* Adds one line to pr (dropped past CONFIG_MAX_PROBLEMS). */
+void config_problem(struct config_problems *pr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* One documented variable: name, default shown in help and docs. */
 struct config_var {
 	const char *name;

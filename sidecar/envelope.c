@@ -55,6 +55,16 @@ enum envelope_error envelope_open(const struct node_key *me, const uint8_t pinne
 				  struct payload *p, uint8_t **plaintext, size_t *plaintext_len,
 				  char *err, size_t errlen)
 {
+	return envelope_open_from(me, pinned, "pinned primary", wire, wire_len, max_wire, p,
+				  plaintext, plaintext_len, err, errlen);
+}
+
+enum envelope_error envelope_open_from(const struct node_key *me, const uint8_t pinned[static 32],
+				       const char *sender_label, const uint8_t *wire,
+				       size_t wire_len, size_t max_wire, struct payload *p,
+				       uint8_t **plaintext, size_t *plaintext_len, char *err,
+				       size_t errlen)
+{
 	char fp_me[17], fp_pin[17], detail[300];
 	uint8_t *pt;
 	size_t pt_len;
@@ -70,9 +80,15 @@ enum envelope_error envelope_open(const struct node_key *me, const uint8_t pinne
 			 wire_len, max_wire);
 		return ENVELOPE_TOO_LARGE;
 	}
+	if (st == SEAL_ERR_AUTH) {
+		snprintf(err, errlen, "payload refused: sealed payload failed authentication (altered, "
+				      "not for this node, or not from the %s) (this node %s, %s %s)",
+			 sender_label, fp_me, sender_label, fp_pin);
+		return ENVELOPE_DECRYPT;
+	}
 	if (st != SEAL_OK) {
-		snprintf(err, errlen, "payload refused: %s (this node %s, pinned primary %s)",
-			 seal_strerror(st), fp_me, fp_pin);
+		snprintf(err, errlen, "payload refused: %s (this node %s, %s %s)", seal_strerror(st),
+			 fp_me, sender_label, fp_pin);
 		return st == SEAL_ERR_INTERNAL ? ENVELOPE_INTERNAL : ENVELOPE_DECRYPT;
 	}
 	rc = payload_decode(pt, pt_len, p, detail, sizeof(detail));
@@ -95,7 +111,8 @@ enum envelope_error envelope_open(const struct node_key *me, const uint8_t pinne
 		return ENVELOPE_RECIPIENT;
 	}
 	if (CRYPTO_memcmp(p->sender, pinned, 32) != 0) {
-		snprintf(err, errlen, "payload refused: its sender is not the pinned primary %s", fp_pin);
+		snprintf(err, errlen, "payload refused: its sender is not the %s %s", sender_label,
+			 fp_pin);
 		payload_free(p);
 		if (plaintext != NULL)
 			OPENSSL_clear_free(*plaintext, *plaintext_len + 1);

@@ -37,5 +37,12 @@ enum envelope_error envelope_open(const struct node_key *me, const uint8_t pinne
 				  const uint8_t *wire, size_t wire_len, size_t max_wire,
 				  struct payload *p, uint8_t **plaintext, size_t *pt_len,
 				  char *err, size_t errlen);
+/* The same with another expected sender than the pinned primary (`open
+ * --from`); sender_label names it in messages ("key given with --from"). */
+enum envelope_error envelope_open_from(const struct node_key *me, const uint8_t pinned[static 32],
+				       const char *sender_label, const uint8_t *wire,
+				       size_t wire_len, size_t max_wire, struct payload *p,
+				       uint8_t **plaintext, size_t *plaintext_len, char *err,
+				       size_t errlen);
 
 #endif

@@ -10,6 +10,7 @@
 #include "state.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -251,6 +252,21 @@ static void http_method_not_allowed(struct evhttp_request *req, unsigned methods
 			 "Allow", allow, NULL);
 }
 
+/* A 404 that says what answered: a client pointed at the wrong port or
+ * node (a secondary's SYNC_PRIMARY_URL) learns it from the body. */
+static void http_not_found(const struct http_routes *r, struct evhttp_request *req,
+			   const char *path)
+{
+	if (r->route == metrics_routes)
+		http_reply_text(req, 404, "not found: this is pocket-id-sync's metrics listener "
+					  "(SYNC_METRICS_LISTEN); it serves /metrics only\n");
+	else if (r->srv->role != ROLE_PRIMARY && strncmp(path, "/sync/", 6) == 0)
+		http_reply_text(req, 404, "not found: this pocket-id-sync is a secondary; "
+					  "/sync/export and /sync/admin/ are served by the primary\n");
+	else
+		http_reply_text(req, 404, "not found\n");
+}
+
 static void http_dispatch(struct evhttp_request *req, void *arg)
 {
 	const struct http_routes *r = arg;
@@ -267,7 +283,7 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (rt == NULL) {
-		http_reply_text(req, 404, "not found\n");
+		http_not_found(r, req, path);
 		return;
 	}
 	if ((rt->flags & ROUTE_ADMIN) && !http_admin_allowed(r->srv, req))
@@ -277,9 +293,9 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 
 /* ---- listeners ---- */
 
-static struct evhttp *http_listen(struct http_server *srv, const char *host, uint16_t port,
-				  struct http_routes *routes, uint16_t *bound, char *err,
-				  size_t errlen)
+static struct evhttp *http_listen(struct http_server *srv, const char *var, const char *host,
+				  uint16_t port, struct http_routes *routes, uint16_t *bound,
+				  char *err, size_t errlen)
 {
 	struct evhttp *http = evhttp_new(srv->base);
 	struct evhttp_bound_socket *sock;
@@ -301,10 +317,15 @@ static struct evhttp *http_listen(struct http_server *srv, const char *host, uin
 	evhttp_set_allowed_methods(http, HTTP_PARSED_METHODS);
 	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(http, http_dispatch, routes);
+	errno = 0;
 	sock = evhttp_bind_socket_with_handle(http, host, port);
 	if (sock == NULL ||
 	    getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl) == -1) {
-		snprintf(err, errlen, "cannot listen on %s:%u", host, (unsigned)port);
+		int e = errno;
+		snprintf(err, errlen, "%s: cannot listen on %s:%u: %s%s", var, host, (unsigned)port,
+			 e != 0 ? strerror(e) : "cannot bind",
+			 e == EADDRINUSE ? " (another process holds the port, or SYNC_LISTEN and "
+					   "SYNC_METRICS_LISTEN are equal)" : "");
 		evhttp_free(http);
 		return NULL;
 	}
@@ -345,12 +366,12 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	srv->sync_http = http_listen(srv, cfg->listen_host, cfg->listen_port, &a->sync_routes,
+	srv->sync_http = http_listen(srv, "SYNC_LISTEN", cfg->listen_host, cfg->listen_port, &a->sync_routes,
 				     &srv->port, err, errlen);
 	if (srv->sync_http == NULL)
 		goto fail;
 	if (cfg->metrics_host != NULL &&
-	    (srv->metrics_http = http_listen(srv, cfg->metrics_host, cfg->metrics_port,
+	    (srv->metrics_http = http_listen(srv, "SYNC_METRICS_LISTEN", cfg->metrics_host, cfg->metrics_port,
 					     &a->metrics_routes, &srv->metrics_port, err,
 					     errlen)) == NULL)
 		goto fail;

@@ -121,9 +121,13 @@ static void sqlite_log_cb(void *arg, int code, const char *msg)
 
 	(void)arg;
 	/* Busy and schema-change notices are routine; SQLite reports them here
-	 * before the caller sees (and handles) the error code. */
+	 * before the caller sees (and handles) the error code. A file that
+	 * cannot be opened and an SQL error (no such table) are reported by the
+	 * caller in words; SQLite's own text ("at line 6242 of [...]") is for
+	 * debugging. */
 	if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_SCHEMA ||
-	    primary == SQLITE_NOTICE || primary == SQLITE_CONSTRAINT) {
+	    primary == SQLITE_NOTICE || primary == SQLITE_CONSTRAINT || primary == SQLITE_CANTOPEN ||
+	    primary == SQLITE_ERROR) {
 		log_debug("sqlite", "code=%d msg=%s", code, log_quote(q, sizeof(q), msg));
 		return;
 	}

@@ -156,7 +156,7 @@ static void render_progress(struct mbuf *b, const struct metrics *m)
 	gauge_double(b, "last_attempt_timestamp_seconds",
 		     "Unix time of the last sync attempt (0 = never).", m->last_attempt);
 	gauge_double(b, "last_duration_seconds",
-		     "How long the last successful sync took (a long-poll wait included).",
+		     "How long the last successful sync took (without the time the primary held the long poll).",
 		     m->last_duration);
 	gauge_u64(b, "last_payload_bytes", "Size of the last sealed payload sent (primary) or received (secondary).",
 		  m->last_payload_bytes);

@@ -40,7 +40,9 @@ struct poller {
 	atomic_bool stopping;
 	atomic_llong last_success; /* unix seconds, 0 = never */
 	bool reconciled;	   /* a payload was applied since start (poller thread only) */
-	char last_error[256];	   /* guarded by lock */
+	int64_t failing_since;	   /* unix seconds of the first failure in a row, 0 = none */
+	unsigned failures;	   /* failures in that row (poller thread only) */
+	char last_error[512];	   /* guarded by lock */
 	char app_config_error[256]; /* guarded by lock; empty = none pending */
 };
 
@@ -48,6 +50,7 @@ struct fetch {
 	uint8_t *body;
 	size_t len, max;
 	long status;
+	int64_t held_ms; /* from request sent to first byte of a long poll: the primary's wait */
 	char sender_hint[64];
 	bool too_large;
 };
@@ -137,6 +140,71 @@ static int on_curl_debug(CURL *h, curl_infotype type, char *data, size_t size, v
 	return 0;
 }
 
+/* SYNC_PRIMARY_URL without trailing slashes, as "%.*s" arguments. */
+static int base_len(const char *base)
+{
+	size_t n = strlen(base);
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	return (int)n;
+}
+
+/* A failed transfer, with the URL and, for TLS against plain HTTP (or the
+ * other way round), what to change. */
+static void describe_network_error(const struct poller *p, CURLcode cc, char *msg, size_t n)
+{
+	const char *base = p->cfg->primary_url, *hint = "";
+	bool https = strncmp(base, "https://", 8) == 0;
+
+	if (https && (cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_RECV_ERROR))
+		hint = ": does that port speak plain HTTP? (the sidecar itself serves no TLS: "
+		       "use http://, or put a TLS proxy in front)";
+	else if (!https && (cc == CURLE_GOT_NOTHING || cc == CURLE_WEIRD_SERVER_REPLY ||
+			    cc == CURLE_RECV_ERROR))
+		hint = ": does that port expect TLS? (then use https://)";
+	snprintf(msg, n, "%s (GET %.*s/sync/export)%s", curl_easy_strerror(cc), base_len(base), base,
+		 hint);
+}
+
+/* The first line of a short text body, printable characters only. */
+static void body_line(const struct fetch *f, char *out, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; f->body != NULL && i < f->len && k + 1 < n && i < 160; i++) {
+		unsigned char c = f->body[i];
+		if (c == '\n' || c == '\r')
+			break;
+		out[k++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[k] = '\0';
+}
+
+/* An HTTP status the poller cannot use, with what the server said and,
+ * for a 404, what SYNC_PRIMARY_URL should be. */
+static void describe_http_status(const struct poller *p, const struct fetch *f, char *msg, size_t n)
+{
+	const char *base = p->cfg->primary_url;
+	int bl = base_len(base);
+	char said[168];
+
+	body_line(f, said, sizeof(said));
+	if (f->status == 404 && bl >= 12 && strncmp(base + bl - 12, "/sync/export", 12) == 0)
+		snprintf(msg, n, "HTTP 404 from %.*s/sync/export: SYNC_PRIMARY_URL is the primary "
+				 "sidecar's base URL: drop /sync/export from it", bl, base);
+	else if (f->status == 404)
+		snprintf(msg, n, "HTTP 404 from %.*s/sync/export (\"%s\"): SYNC_PRIMARY_URL must be the "
+				 "primary's sidecar on its SYNC_LISTEN port (1412 by default), not a "
+				 "secondary, the metrics port or Pocket ID", bl, base, said);
+	else if (f->status == 400 && !strncmp(base, "http://", 7) && strstr(said, "HTTPS") != NULL)
+		snprintf(msg, n, "HTTP 400 from %.*s (\"%s\"): that port expects TLS: use https://",
+			 bl, base, said);
+	else
+		snprintf(msg, n, "unexpected HTTP status %ld from the primary (%.*s/sync/export%s%s%s)",
+			 f->status, bl, base, said[0] ? ": \"" : "", said, said[0] ? "\"" : "");
+}
+
 /* One GET of /sync/export. Returns the curl code; f->status holds HTTP's. */
 static CURLcode fetch_export(struct poller *p, bool conditional, uint64_t after, long wait_s,
 			     struct fetch *f)
@@ -144,12 +212,9 @@ static CURLcode fetch_export(struct poller *p, bool conditional, uint64_t after,
 	char url[2048], auth[128], inm[64];
 	struct curl_slist *hdr = NULL;
 	const char *base = p->cfg->primary_url;
-	size_t blen = strlen(base);
 	CURLcode rc;
 
-	while (blen > 0 && base[blen - 1] == '/')
-		blen--;
-	snprintf(url, sizeof(url), "%.*s/sync/export?wait=%ld", (int)blen, base, wait_s);
+	snprintf(url, sizeof(url), "%.*s/sync/export?wait=%ld", base_len(base), base, wait_s);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", p->cfg->primary_token);
 	hdr = curl_slist_append(hdr, auth);
 	OPENSSL_cleanse(auth, sizeof(auth));
@@ -180,9 +245,44 @@ static CURLcode fetch_export(struct poller *p, bool conditional, uint64_t after,
 	}
 	rc = curl_easy_perform(p->curl);
 	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &f->status);
+	if (wait_s > 0) {
+		curl_off_t sent = 0, first = 0;
+		curl_easy_getinfo(p->curl, CURLINFO_PRETRANSFER_TIME_T, &sent);
+		curl_easy_getinfo(p->curl, CURLINFO_STARTTRANSFER_TIME_T, &first);
+		f->held_ms = first > sent ? (int64_t)(first - sent) / 1000 : 0;
+	}
 	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdr); /* curl_slist_free_all does not wipe: the token was copied */
 	return rc;
+}
+
+/* A 401: asks the URL for its key (GET /sync/pubkey, no token); when it is
+ * not the pinned one, the URL names another primary than the token's. */
+static void describe_refused_token(struct poller *p, char *msg, size_t n)
+{
+	struct fetch f = {.max = 64};
+	const char *base = p->cfg->primary_url;
+	char url[2048], pinned[45], said[168];
+
+	snprintf(msg, n, "the primary refused the token (revoked, or SYNC_PRIMARY_TOKEN is wrong)");
+	snprintf(url, sizeof(url), "%.*s/sync/pubkey", base_len(base), base);
+	curl_easy_reset(p->curl);
+	curl_easy_setopt(p->curl, CURLOPT_URL, url);
+	curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, (long)POLLER_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, &f);
+	curl_easy_setopt(p->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(p->curl, CURLOPT_USERAGENT, "pocket-id-sync");
+	if (curl_easy_perform(p->curl) == CURLE_OK) {
+		body_line(&f, said, sizeof(said));
+		b64_encode(pinned, p->cfg->primary_pubkey, 32);
+		if (strlen(said) == 44 && strcmp(said, pinned) != 0)
+			snprintf(msg, n, "the primary refused the token: %.*s has key %s, the token is "
+					 "for key %s: SYNC_PRIMARY_URL and SYNC_PRIMARY_TOKEN name two "
+					 "different primaries", base_len(base), base, said, pinned);
+	}
+	free(f.body);
 }
 
 static enum metrics_reason reason_of(const char *name)
@@ -196,9 +296,11 @@ static enum metrics_reason reason_of(const char *name)
 
 static void record_failure(struct poller *p, const char *reason, const char *msg)
 {
-	char q[320];
+	char q[640];
 
 	metrics_fail(p->m, reason_of(reason));
+	if (p->failures++ == 0)
+		p->failing_since = wall_s();
 	pthread_mutex_lock(&p->lock);
 	snprintf(p->last_error, sizeof(p->last_error), "%s: %s", reason, msg);
 	pthread_mutex_unlock(&p->lock);
@@ -206,13 +308,20 @@ static void record_failure(struct poller *p, const char *reason, const char *msg
 	log_warn("sync.failed", "reason=%s error=%s", reason, log_quote(q, sizeof(q), msg));
 }
 
-static void record_success(struct poller *p, int64_t started_ms)
+/* held_ms: how long the primary held the poll, which is waiting, not work. */
+static void record_success(struct poller *p, int64_t started_ms, int64_t held_ms)
 {
-	int64_t now = wall_s();
+	int64_t now = wall_s(), took = mono_ms() - started_ms - held_ms;
 
+	if (p->failures > 0) {
+		log_info("sync.recovered", "down_seconds=%lld failures=%u",
+			 (long long)(now - p->failing_since), p->failures);
+		p->failures = 0;
+		p->failing_since = 0;
+	}
 	atomic_store(&p->last_success, now);
 	metrics_set_last_success(p->m, (double)now);
-	metrics_set_last_duration(p->m, (double)(mono_ms() - started_ms) / 1000.0);
+	metrics_set_last_duration(p->m, (double)(took > 0 ? took : 0) / 1000.0);
 	metrics_set_primary_reachable(p->m, true);
 	state_status_set_i64(p->st, "last_success_at", now);
 	state_status_set(p->st, "last_error", NULL);
@@ -262,9 +371,15 @@ static int handle_payload(struct poller *p, struct fetch *f)
 		if (strcmp(r.reason, "decrypt") == 0 && f->sender_hint[0] != '\0' &&
 		    strcmp(f->sender_hint, pinned) != 0) {
 			snprintf(err, sizeof(err), "the primary now seals with key %s but this node pins "
-						   "%s: was the primary replaced? re-register this node",
+						   "%s (the token's): SYNC_PRIMARY_URL points at another "
+						   "primary, or the primary was replaced; re-register this node",
 				 f->sender_hint, pinned);
 			record_failure(p, "sender", err);
+		} else if (strcmp(r.reason, "decrypt") == 0) {
+			char more[640];
+			snprintf(more, sizeof(more), "%s; if this node's private.key changed (SYNC_STATE_DIR "
+						     "wiped or replaced), re-enrol it", err);
+			record_failure(p, r.reason, more);
 		} else {
 			record_failure(p, r.reason, err);
 		}
@@ -291,7 +406,7 @@ static int poll_once(struct poller *p, bool full)
 	bool found = false;
 	long wait_s = full ? 0 : (long)(p->cfg->long_poll_ms / 1000);
 	int64_t started = mono_ms();
-	char msg[300];
+	char msg[512];
 	CURLcode cc;
 	int rc = -1;
 
@@ -319,9 +434,11 @@ static int poll_once(struct poller *p, bool full)
 			 p->cfg->max_payload_bytes);
 		record_failure(p, "invalid", msg);
 	} else if (cc != CURLE_OK || f.status == 0) {
-		record_failure(p, "network", curl_easy_strerror(cc));
+		describe_network_error(p, cc, msg, sizeof(msg));
+		record_failure(p, "network", msg);
 	} else if (f.status == 401 || f.status == 403) {
-		record_failure(p, "auth", "the primary refused the token (revoked, or SYNC_PRIMARY_TOKEN is wrong)");
+		describe_refused_token(p, msg, sizeof(msg));
+		record_failure(p, "auth", msg);
 	} else if (f.status == 304) {
 		rc = 0;
 		/* A restart that failed after an earlier apply is retried once
@@ -334,11 +451,11 @@ static int poll_once(struct poller *p, bool full)
 	} else if (f.status == 200) {
 		rc = handle_payload(p, &f);
 	} else {
-		snprintf(msg, sizeof(msg), "unexpected HTTP status %ld from the primary", f.status);
+		describe_http_status(p, &f, msg, sizeof(msg));
 		record_failure(p, "network", msg);
 	}
 	if (rc == 0)
-		record_success(p, started);
+		record_success(p, started, f.held_ms);
 	if (f.body != NULL)
 		OPENSSL_clear_free(f.body, f.len + 1);
 	if (f.status == 200)

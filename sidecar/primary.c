@@ -174,6 +174,12 @@ static void on_payload_sent(struct evhttp_request *req, void *arg)
 	memtrim();
 }
 
+static void log_export_failed(const char *peer, const char *err)
+{
+	char q[600];
+	log_error("export.failed", "peer=%s error=%s", peer, log_quote(q, sizeof(q), err));
+}
+
 static void reply_payload(struct primary *p, struct evhttp_request *req, struct snapshot *snap,
 			  const char *peer, const uint8_t peer_pub[32])
 {
@@ -183,7 +189,7 @@ static void reply_payload(struct primary *p, struct evhttp_request *req, struct 
 
 	if (produce_seal(snap, p->me, peer_pub, p->cfg->max_payload_bytes, &wire, &len, err,
 			 sizeof(err)) == -1) {
-		log_error("export.failed", "peer=%s error=%s", peer, err);
+		log_export_failed(peer, err);
 		http_reply_text(req, 500, "export failed; see the primary's log\n");
 		return;
 	}
@@ -191,7 +197,7 @@ static void reply_payload(struct primary *p, struct evhttp_request *req, struct 
 	b64_encode(sender, p->me->pub, 32);
 	evhttp_request_set_on_complete_cb(req, on_payload_sent, NULL);
 	http_reply_bytes(req, 200, "application/vnd.pocket-id-sync.v1", wire, len, "ETag", etag,
-			 "X-Pocket-Id-Sync-Sender", sender, "Cache-Control", "no-store", NULL);
+			 "X-Pocket-Id-Sync-Sender", sender, NULL);
 	free(wire);
 	state_peer_seen(p->st, peer, (int64_t)time(NULL), snap->p.generation);
 	metrics_peer_export(p->m, peer, (double)time(NULL));
@@ -217,7 +223,7 @@ static void send_fresh(struct primary *p, struct evhttp_request *req, const char
 	char err[512];
 
 	if (produce_snapshot(p->db, p->cfg, p->st, shipped_app_config(p), &snap, err, sizeof(err)) == -1) {
-		log_error("export.failed", "peer=%s error=%s", peer, err);
+		log_export_failed(peer, err);
 		http_reply_text(req, 503, "export failed; see the primary's log\n");
 		return;
 	}

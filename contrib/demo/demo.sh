@@ -299,13 +299,16 @@ run "sqlite3 -header -column secondary/pocket-id.db \"SELECT l.event, coalesce(u
 say "all $AUDIT_N audit rows are still there (the primary has $(sqlite3 primary/pocket-id.db "$AUDIT_Q"): they are local)"
 
 step "Metrics"
+PGEN=$(curl -s "http://127.0.0.1:$PMPORT/metrics" | sed -n 's/^pocket_id_sync_generation \([0-9]*\)$/\1/p')
+# The rows are committed a moment before the secondary's metrics are updated.
+sgen() { curl -s "http://127.0.0.1:$SMPORT/metrics" | sed -n 's/^pocket_id_sync_applied_generation \([0-9]*\)$/\1/p'; }
+wait_for "the secondary's applied_generation metric" '[ "$(sgen)" = "$PGEN" ]'
+SGEN=$(sgen)
 say "primary:"
 run "curl -s http://127.0.0.1:$PMPORT/metrics | grep -E '^pocket_id_sync_(generation|peers|peer_last_seen_timestamp_seconds|last_payload_bytes)[ {]'"
 say "secondary:"
 run "curl -s http://127.0.0.1:$SMPORT/metrics | grep -E '^pocket_id_sync_(last_success_timestamp_seconds|applied_generation|primary_reachable|last_payload_bytes) '"
 run "curl -s http://127.0.0.1:$SMPORT/metrics | grep -E '^pocket_id_sync_rows_total' | grep -v ' 0\$'"
-SGEN=$(curl -s "http://127.0.0.1:$SMPORT/metrics" | sed -n 's/^pocket_id_sync_applied_generation \([0-9]*\)$/\1/p')
-PGEN=$(curl -s "http://127.0.0.1:$PMPORT/metrics" | sed -n 's/^pocket_id_sync_generation \([0-9]*\)$/\1/p')
 [ -n "$PGEN" ] && [ "$PGEN" -gt "${GEN_BEFORE:-0}" ] || die "the primary's generation did not advance ($GEN_BEFORE -> $PGEN)"
 [ "$SGEN" = "$PGEN" ] || die "the secondary is at generation $SGEN, the primary at $PGEN"
 
@@ -327,4 +330,11 @@ grep -q 'event=daemon.stopped' primary/sync.log && grep -q 'event=daemon.stopped
 ok=1
 printf '\ndemo: OK: bootstrap, initial sync, a change in %d ms, clean stop\n' "$ELAPSED"
 [ "$KEEP" = 1 ] && say "logs: $DEMO/primary/sync.log $DEMO/secondary/sync.log"
+cat <<'EOT'
+
+Next step: set it up for real on two Pocket ID nodes, as README.md "Bootstrap a primary and
+a secondary, step by step" describes (contrib/systemd/README.md installs the binary, the user
+and the unit; README "Pocket ID in Docker Compose" covers a Compose-managed Pocket ID).
+Run `pocket-id-sync check-config` on each node before the first start.
+EOT
 exit 0

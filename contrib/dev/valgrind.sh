@@ -29,7 +29,8 @@ for t in build-valgrind/tests/test_*; do
 	fi
 done
 for s in tests/cli/test_cli_basics.sh tests/cli/test_peer.sh tests/cli/test_promote.sh \
-	 tests/cli/test_enrolment.sh tests/cli/test_restart.sh tests/cli/test_offline.sh; do
+	 tests/cli/test_enrolment.sh tests/cli/test_restart.sh tests/cli/test_offline.sh \
+	 tests/cli/test_check_config.sh; do
 	if PIS_BIN="$vg/pocket-id-sync" PIS_SOURCE_DIR="$root" bash "$s" >"$vg/$(basename "$s").out" 2>&1; then
 		echo "ok   $s"
 	else

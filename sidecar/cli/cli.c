@@ -24,26 +24,33 @@ int cli_add_env_file(struct cli_env *env, const char *path)
 	return 0;
 }
 
-int cli_load_config(const struct cli_env *env, unsigned needs, struct config *cfg)
+int cli_load_config_map(const struct cli_env *env, unsigned needs, struct config *cfg,
+			struct envmap *m)
 {
-	struct envmap m;
 	struct config_problems pr;
 	char err[512];
 	int rc;
 
-	envmap_init(&m);
-	if (config_gather(&m, env->files, env->nfiles, environ, err, sizeof(err)) == -1) {
+	envmap_init(m);
+	if (config_gather(m, env->files, env->nfiles, environ, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pocket-id-sync: --env-file %s\n", err);
-		envmap_free(&m);
 		memset(cfg, 0, sizeof(*cfg));
 		return -1;
 	}
-	rc = config_load(cfg, &m, needs, &pr);
-	envmap_free(&m);
+	rc = config_load(cfg, m, needs, &pr);
 	for (size_t i = 0; i < pr.count; i++)
 		fprintf(stderr, "pocket-id-sync: %s\n", pr.line[i]);
 	if (rc == 0)
 		log_set_level(cfg->log_level);
+	return rc;
+}
+
+int cli_load_config(const struct cli_env *env, unsigned needs, struct config *cfg)
+{
+	struct envmap m;
+	int rc = cli_load_config_map(env, needs, cfg, &m);
+
+	envmap_free(&m);
 	return rc;
 }
 
@@ -73,8 +80,11 @@ void cli_print_help(FILE *out, const char *cmd, const char *text)
 
 #define CLI_MAX_OPTS 16
 
-int cli_parse(int argc, char **argv, const char *help, const struct option *extra,
-	      cli_opt_fn on_opt, void *ctx, struct cli_env *env, int *first_arg)
+/* in_order: stop at the first operand (a verb whose own options follow);
+ * otherwise options may come after operands too (GNU getopt permutes). */
+static int parse_args(int argc, char **argv, const char *help, const struct option *extra,
+		      cli_opt_fn on_opt, void *ctx, struct cli_env *env, int *first_arg,
+		      bool in_order)
 {
 	struct option opts[CLI_MAX_OPTS] = {
 		{"env-file", required_argument, NULL, 'e'},
@@ -82,6 +92,11 @@ int cli_parse(int argc, char **argv, const char *help, const struct option *extr
 	};
 	char shorts[2 * CLI_MAX_OPTS + 3] = "+h";
 	size_t n = 2, s = 2;
+
+	if (!in_order) {
+		memmove(shorts, shorts + 1, sizeof(shorts) - 1);
+		s = 1;
+	}
 	int c;
 
 	for (; extra != NULL && extra[n - 2].name != NULL && n + 1 < CLI_MAX_OPTS; n++) {
@@ -93,7 +108,7 @@ int cli_parse(int argc, char **argv, const char *help, const struct option *extr
 		}
 	}
 	shorts[s] = '\0';
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then reads the ordering ("+") again */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -113,6 +128,18 @@ int cli_parse(int argc, char **argv, const char *help, const struct option *extr
 	}
 	*first_arg = optind;
 	return 0;
+}
+
+int cli_parse(int argc, char **argv, const char *help, const struct option *extra,
+	      cli_opt_fn on_opt, void *ctx, struct cli_env *env, int *first_arg)
+{
+	return parse_args(argc, argv, help, extra, on_opt, ctx, env, first_arg, false);
+}
+
+int cli_parse_to_verb(int argc, char **argv, const char *help, struct cli_env *env,
+		      int *first_arg)
+{
+	return parse_args(argc, argv, help, NULL, NULL, NULL, env, first_arg, true);
 }
 
 int cli_no_operands(int argc, char **argv, int first_arg)

@@ -35,16 +35,26 @@ int cli_add_env_file(struct cli_env *env, const char *path);
  * line per problem to stderr and returns -1 (the caller exits 2). On success
  * also applies SYNC_LOG_LEVEL. */
 int cli_load_config(const struct cli_env *env, unsigned needs, struct config *cfg);
+/* The same, keeping every variable read in m (Pocket ID's own settings
+ * too) for the caller to free with envmap_free, whatever the result. */
+int cli_load_config_map(const struct cli_env *env, unsigned needs, struct config *cfg,
+			struct envmap *m);
 /* Called for each option besides --env-file and --help: c is the option's
  * val, arg its argument or NULL. Returns 0, or -1 after printing an error. */
 typedef int (*cli_opt_fn)(int c, const char *arg, void *ctx);
 
 /* Parses argv (argv[0] is the subcommand) with getopt_long: --env-file and
- * --help are handled here, extra options (may be NULL) go to on_opt.
+ * --help are handled here, extra options (may be NULL) go to on_opt. Options
+ * may come before or after the operands.
  * Returns 0 with *first_arg set to the index of the first operand, 1 when help
  * was printed (exit 0), or -1 after a usage error was printed (exit 2). */
 int cli_parse(int argc, char **argv, const char *help, const struct option *extra,
 	      cli_opt_fn on_opt, void *ctx, struct cli_env *env, int *first_arg);
+
+/* The same for a command made of verbs (peer add|list|remove): stops at the
+ * first operand, the verb, whose own cli_parse takes the rest. */
+int cli_parse_to_verb(int argc, char **argv, const char *help, struct cli_env *env,
+		      int *first_arg);
 
 /* Prints a usage error when operands remain; returns 0 or -1. */
 int cli_no_operands(int argc, char **argv, int first_arg);

@@ -62,8 +62,9 @@ int cmd_open(int argc, char **argv)
 	if (keys_load(cfg.state_dir, &me, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pocket-id-sync: %s\n", err);
 	} else if (cli_read_input(argv[first], cfg.max_payload_bytes, &wire, &wire_len) == 0) {
-		if (envelope_open(&me, pin, wire, wire_len, cfg.max_payload_bytes, &p, &pt, &pt_len,
-				  err, sizeof(err)) != ENVELOPE_OK) {
+		if (envelope_open_from(&me, pin, o.from != NULL ? "--from key" : "pinned primary", wire,
+				       wire_len, cfg.max_payload_bytes, &p, &pt, &pt_len, err,
+				       sizeof(err)) != ENVELOPE_OK) {
 			fprintf(stderr, "pocket-id-sync: %s\n", err);
 		} else {
 			fwrite(pt, 1, pt_len, stdout);

@@ -245,7 +245,7 @@ static const struct peer_action {
 int cmd_peer(int argc, char **argv)
 {
 	struct cli_env env = {0};
-	int first, rc = cli_parse(argc, argv, peer_help, NULL, NULL, NULL, &env, &first);
+	int first, rc = cli_parse_to_verb(argc, argv, peer_help, &env, &first);
 
 	if (rc != 0)
 		return rc == 1 ? EXIT_OK : EXIT_USAGE;

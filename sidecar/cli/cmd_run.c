@@ -11,6 +11,7 @@
 #include "memtrim.h"
 #include "metrics.h"
 #include "poller.h"
+#include "preflight.h"
 #include "primary.h"
 #include "state.h"
 #include "version.h"
@@ -30,8 +31,11 @@ static const char help_text[] =
 	"A primary serves GET /sync/export to registered peers and the admin API under\n"
 	"/sync/admin/; a secondary long-polls SYNC_PRIMARY_URL and applies what changed.\n"
 	"A secondary without SYNC_PRIMARY_TOKEN only serves its key until it is enrolled.\n"
-	"Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad\n"
-	"configuration. `pocket-id-sync help config` lists the variables.\n";
+	"Before it starts it checks what check-config checks (but the listeners, which it\n"
+	"binds) and exits 2 on any problem, so systemd does not restart a broken setup.\n"
+	"Exit status: 0 after SIGTERM/SIGINT, 1 on a failure after the start, 2 on bad\n"
+	"configuration or environment (including a failed start). `pocket-id-sync help\n"
+	"config` lists the variables.\n";
 
 struct daemon {
 	struct event_base *base;
@@ -137,10 +141,27 @@ static void stop(struct daemon *d)
 	keys_wipe(&d->me);
 }
 
+/* The checks check-config makes, before anything is created: one line per
+ * problem on stderr (like configuration problems) and -1, or the warnings
+ * as log lines and 0. */
+static int run_preflight(const struct config *cfg, const struct envmap *m)
+{
+	struct preflight pf;
+	char q[400];
+
+	preflight_run(cfg, m, 0, &pf);
+	for (size_t i = 0; i < pf.errors.count; i++)
+		fprintf(stderr, "pocket-id-sync: %s\n", pf.errors.line[i]);
+	for (size_t i = 0; i < pf.warnings.count && pf.errors.count == 0; i++)
+		log_warn("config.warning", "msg=%s", log_quote(q, sizeof(q), pf.warnings.line[i]));
+	return pf.errors.count == 0 ? 0 : -1;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct cli_env env = {0};
 	struct daemon d = {0};
+	struct envmap m;
 	struct event *sigterm = NULL, *sigint = NULL;
 	char err[512];
 	int first, rc = cli_parse(argc, argv, help_text, NULL, NULL, NULL, &env, &first);
@@ -149,14 +170,19 @@ int cmd_run(int argc, char **argv)
 		return rc == 1 ? EXIT_OK : EXIT_USAGE;
 	if (cli_no_operands(argc, argv, first) == -1)
 		return EXIT_USAGE;
-	if (cli_load_config(&env, NEED_ALL & ~NEED_TOKEN, &d.cfg) == -1) {
-		config_free(&d.cfg);
-		return EXIT_USAGE;
-	}
-	if (!d.cfg.enabled) {
+	rc = cli_load_config_map(&env, NEED_ALL & ~NEED_TOKEN, &d.cfg, &m);
+	if (rc == 0 && !d.cfg.enabled) {
 		log_info("daemon.disabled", "msg=\"SYNC_ENABLED is false: nothing to do\"");
+		envmap_free(&m);
 		config_free(&d.cfg);
 		return EXIT_OK;
+	}
+	if (rc == 0)
+		rc = run_preflight(&d.cfg, &m);
+	envmap_free(&m);
+	if (rc == -1) {
+		config_free(&d.cfg);
+		return EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	memtrim_init();
@@ -170,9 +196,14 @@ int cmd_run(int argc, char **argv)
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
 	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) == -1 ||
-	    event_add(sigint, NULL) == -1 || start(&d, err, sizeof(err)) == -1) {
+	    event_add(sigint, NULL) == -1) {
+		log_error("daemon.failed", "error=\"cannot set up signal handling\"");
+		goto out;
+	}
+	if (start(&d, err, sizeof(err)) == -1) {
 		char q[600];
 		log_error("daemon.failed", "error=%s", log_quote(q, sizeof(q), err));
+		rc = EXIT_USAGE; /* environment: a port, the database, the state directory */
 		goto out;
 	}
 	event_base_dispatch(d.base);

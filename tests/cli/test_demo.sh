@@ -21,6 +21,7 @@ out=$(TMPDIR=$tmp/a PIS_BIN=$BIN "$SRC/contrib/demo/demo.sh" --no-build --keep 2
 grep -qE '^   arrived on the secondary in [0-9]+ ms' <<<"$out" && ok "prints the arrival line" ||
 	bad "no arrival line" "$out"
 grep -qF 'demo: OK:' <<<"$out" && ok "ends with demo: OK" || bad "no OK line" "$out"
+grep -qF "Next step: set it up for real" <<<"$out" && grep -qF "Bootstrap a primary and" <<<"$out" && ok "ends with a pointer to the next step" || bad "no next-step pointer" "$out"
 dir=$(echo "$tmp"/a/pocket-id-sync-demo.*)
 if [ -d "$dir" ]; then
 	leaked=""

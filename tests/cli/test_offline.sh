@@ -277,6 +277,10 @@ check "[$V] payload from a node other than the pinned primary refused" 1 \
 contains "[$V] ... as not from the pinned primary" "not from the pinned primary"
 check "[$V] ... although it opens with --from the third node's key" 0 \
 	"$BIN" open --env-file "$SENV" --from "$TPUB" "$tmp/from-third.pisync"
+check "[$V] open --from another key refuses the pinned primary's payload" 1 \
+	"$BIN" open --env-file "$SENV" --from "$TPUB" "$F2"
+contains "[$V] ... naming the --from key, not the pinned primary" "not from the --from key"
+holds "[$V] ... and never says pinned primary" eval '! grep -q "pinned primary" <<<"$out"'
 unchanged "[$V] foreign payloads" "$SDB"
 
 echo "# $V: (g) schema mismatch; (i) the delete valve"
@@ -301,6 +305,16 @@ check "[$V] --dry-run shows what the valve refuses" 1 "$BIN" apply --dry-run --e
 matches "[$V] --dry-run: counts despite the valve" "^users +0 +0 +4$"
 contains "[$V] --dry-run: then the refusal" "SYNC_MAX_DELETE_PERCENT=50%"
 unchanged "[$V] valve --dry-run" "$SDB"
+# With a key to replace, --dry-run (refused by the valve) and --dry-run --force tell the same.
+if [ -n "$(q "$SDB" "SELECT 1 FROM kv WHERE key = 'jwt_private_key.json'" 2>/dev/null)" ]; then
+	q "$SDB" "DELETE FROM kv WHERE key = 'jwt_private_key.json'"
+	check "[$V] --dry-run without a key, refused by the valve" 1 "$BIN" apply --dry-run --env-file "$SENV" "$F3"
+	jwt1=$(grep '^jwt signing key' <<<"$out")
+	check "[$V] --dry-run --force without a key" 0 "$BIN" apply --dry-run --force --env-file "$SENV" "$F3"
+	jwt2=$(grep '^jwt signing key' <<<"$out")
+	same "[$V] --dry-run and --dry-run --force agree on the JWT key" "$jwt1" "$jwt2"
+	same "[$V] ... it would be replaced" "$jwt2" "jwt signing key: replaced"
+fi
 check "[$V] apply --force" 0 "$BIN" apply --force --env-file "$SENV" "$F3"
 matches "[$V] --force: users deleted" "^users +0 +0 +4$"
 same "[$V] only alice is left" "$(q "$SDB" "SELECT group_concat(username) FROM users")" alice

@@ -43,6 +43,16 @@ run "peer unknown action" 2 "$BIN" peer frobnicate
 run "add with one operand" 2 "$BIN" peer add site-b
 run "remove without name" 2 "$BIN" peer remove
 
+# Options after operands work the same as before them.
+printf 'SYNC_STATE_DIR=%s\n' "$tmp/late" >"$tmp/late.env"
+run "peer add NAME KEY --env-file F (option after the operands)" 0 env -u SYNC_STATE_DIR \
+	"$BIN" peer add late "$secondary_pub" --env-file "$tmp/late.env"
+run "peer list --tsv --env-file F" 0 env -u SYNC_STATE_DIR "$BIN" peer list --tsv --env-file "$tmp/late.env"
+has "... lists the peer added with the late option" "$out" "late"
+run "peer remove NAME --env-file F" 0 env -u SYNC_STATE_DIR "$BIN" peer remove late --env-file "$tmp/late.env"
+run "pubkey --env-file F after nothing" 0 env -u SYNC_STATE_DIR "$BIN" pubkey --env-file "$tmp/late.env"
+same "... the same key dir" "$out" "$(SYNC_STATE_DIR="$tmp/late" "$BIN" pubkey)"
+
 # add: exactly one stdout line, the bootstrap string with this primary's key.
 run "add site-b" 0 "$BIN" peer add site-b "$secondary_pub"
 token=$out

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SYNC_RESTART_COMMAND after an apply that replaced the JWT key: it runs once
-# and is killed at SYNC_RESTART_TIMEOUT; when it fails, the failure is
+# and is killed at SYNC_RESTART_TIMEOUT; what it prints becomes
+# event=restart.output log lines; when it fails, the failure is
 # remembered in state.db and the next apply (even of a generation already
 # applied) runs it again until it succeeds; after that nothing runs. Offline path (export -> apply) on v2.14 fixture databases.
 # Skips (77) without python3-cryptography.
@@ -72,8 +73,12 @@ contains "the failed restart is retried" "why=retry"
 same "the command ran again" "$(runs)" 3
 
 echo 0 >"$tmp/status"
+export SYNC_RESTART_COMMAND="echo run >>'$tmp/runs'; echo 'pocket-id restarted'; echo 'on stderr' >&2; exit \$(cat '$tmp/status')"
 check "again, the command now succeeds" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"
 contains "the retry succeeds" "event=restart.done why=retry"
+contains "its stdout is a log line" 'event=restart.output line="pocket-id restarted"'
+contains "its stderr is a log line" 'event=restart.output line="on stderr"'
+same "no bare output line" "$(grep -c '^pocket-id restarted' <<<"$out")" 0
 same "the command ran a fourth time" "$(runs)" 4
 
 check "once it succeeded" 0 "$BIN" apply --env-file "$SENV" "$tmp/p.sealed"

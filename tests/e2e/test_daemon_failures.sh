@@ -56,6 +56,7 @@ echo "# a wrong token"
 ppub=$("$BIN" pubkey --env-file "$(envf p)")
 node wt secondary none 1 "SYNC_PRIMARY_URL=$P_URL" SYNC_INTERVAL=1s SYNC_LONG_POLL_TIMEOUT=1s \
 	"SYNC_PRIMARY_TOKEN=pisync1.$ppub.$(head -c 32 /dev/urandom | base64)" || finish
+"$BIN" pubkey --env-file "$(envf wt)" >/dev/null || finish # a token without a key is refused at start
 start wt || finish
 if wait_for 30 metric_above wt 'failures_total{reason="auth"}' 0; then ok "wrong token: auth failures counted"
 else bad "wrong token: no auth failure counted" "$(tail -5 "${LOG[wt]}")"; fi

@@ -90,9 +90,20 @@ static void test_secondary_requirements(void **state)
 	struct config_problems pr;
 	(void)state;
 	assert_int_equal(load("SYNC_ROLE=secondary\nENCRYPTION_KEY=0123456789abcdef\n", NEED_ALL, &cfg, &pr), -1);
-	expect_problem(&pr, "SYNC_PRIMARY_URL: not set");
 	expect_problem(&pr, "SYNC_PRIMARY_TOKEN: not set");
-	assert_int_equal(pr.count, 2); /* the missing pin is the missing token's */
+	assert_int_equal(pr.count, 1); /* the missing pin is the missing token's; no URL needed without one */
+	config_free(&cfg);
+	/* A token names a primary to poll: then the URL is required. */
+	assert_int_equal(load("SYNC_ROLE=secondary\nENCRYPTION_KEY=0123456789abcdef\n"
+			      "SYNC_PRIMARY_PUBKEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+			      "SYNC_PRIMARY_TOKEN=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", NEED_ALL, &cfg, &pr), -1);
+	expect_problem(&pr, "SYNC_PRIMARY_URL: not set");
+	assert_int_equal(pr.count, 1);
+	config_free(&cfg);
+	/* The offline secondary: a pin, no URL, no token (run serves its key). */
+	assert_int_equal(load("SYNC_ROLE=secondary\nENCRYPTION_KEY=0123456789abcdef\n"
+			      "SYNC_PRIMARY_PUBKEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
+			      NEED_ALL & ~NEED_TOKEN, &cfg, &pr), 0);
 	config_free(&cfg);
 	/* A bare token (no key inside) needs SYNC_PRIMARY_PUBKEY. */
 	assert_int_equal(load("SYNC_ROLE=secondary\nENCRYPTION_KEY=0123456789abcdef\nSYNC_PRIMARY_URL=http://h:1\n"
