@@ -5,6 +5,7 @@
 
 #include "b64.h"
 #include "dbconn.h"
+#include "forward.h"
 #include "parse.h"
 #include "secret.h"
 #include "token.h"
@@ -46,6 +47,7 @@ const struct config_var config_vars[] = {
 	{"SYNC_POCKET_ID_URL", "http://127.0.0.1:1411", "this node's own Pocket ID (never the proxy), for the application configuration; the port follows PORT"},
 	{"SYNC_POCKET_ID_API_KEY", NULL, "an admin API key of Pocket ID: turns on syncing the application configuration through Pocket ID's API"},
 	{"SYNC_POCKET_ID_API_KEY_FILE", NULL, "file holding SYNC_POCKET_ID_API_KEY (mode 0600)"},
+	{"SYNC_FORWARD_PEERS", NULL, "active/active: the other nodes' Pocket ID base URLs (http://host:port, comma-separated); turns on the OIDC back-channel forwarder on SYNC_LISTEN"},
 	{"PORT", "1411", "Pocket ID's listen port (its .env); the default of SYNC_POCKET_ID_URL uses it"},
 	{NULL, NULL, NULL},
 };
@@ -345,6 +347,24 @@ static void load_pocket_id_api(struct config *cfg, const struct envmap *m, struc
 	cfg->pocket_id_url = dup_or_problem(url, pr, "SYNC_POCKET_ID_URL");
 }
 
+static void load_forward_peers(struct config *cfg, const struct envmap *m, struct config_problems *pr)
+{
+	const char *v = value_of(m, "SYNC_FORWARD_PEERS");
+	char err[300];
+	int n;
+
+	if (v == NULL)
+		return;
+	n = forward_parse_peers(v, &cfg->forward_peers, err, sizeof(err));
+	if (n == -1)
+		problem(pr, "SYNC_FORWARD_PEERS: %s", err);
+	else
+		cfg->nforward_peers = (size_t)n;
+	if (n > 0 && strncmp(cfg->pocket_id_url, "http://", 7) != 0)
+		problem(pr, "SYNC_FORWARD_PEERS: the forwarder reaches this node's Pocket ID over plain "
+			    "HTTP: SYNC_POCKET_ID_URL must be http://");
+}
+
 static void check_unknown(const struct envmap *m, struct config_problems *pr)
 {
 	for (size_t i = 0; i < m->count; i++) {
@@ -372,6 +392,8 @@ int config_load(struct config *cfg, const struct envmap *m, unsigned needs,
 	load_secondary(cfg, m, needs, pr);
 	load_db_and_keys(cfg, m, needs, pr);
 	load_pocket_id_api(cfg, m, pr);
+	if (cfg->pocket_id_url != NULL)
+		load_forward_peers(cfg, m, pr);
 	if (cfg->role == ROLE_PRIMARY && value_of(m, "SYNC_PRIMARY_URL") != NULL)
 		problem(pr, "SYNC_PRIMARY_URL: set on a primary; remove it or set SYNC_ROLE=secondary");
 	{
@@ -395,6 +417,9 @@ void config_free(struct config *cfg)
 	secret_free(cfg->admin_token);
 	free(cfg->pocket_id_url);
 	secret_free(cfg->pocket_id_api_key);
+	for (size_t i = 0; i < cfg->nforward_peers; i++)
+		free(cfg->forward_peers[i]);
+	free(cfg->forward_peers);
 	OPENSSL_cleanse(cfg, sizeof(*cfg));
 }
 

@@ -52,6 +52,8 @@ struct config {
 	enum log_level log_level;	/* SYNC_LOG_LEVEL */
 	char *pocket_id_url;		/* SYNC_POCKET_ID_URL, or loopback at PORT */
 	char *pocket_id_api_key;	/* SYNC_POCKET_ID_API_KEY[_FILE], may be NULL */
+	char **forward_peers;		/* SYNC_FORWARD_PEERS: the other nodes' Pocket ID */
+	size_t nforward_peers;		/* 0 = no OIDC back-channel forwarder */
 };
 
 /* Adds one line to pr (dropped past CONFIG_MAX_PROBLEMS). */

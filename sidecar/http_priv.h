@@ -22,6 +22,7 @@ struct http_server {
 	http_health_fn health;
 	http_export_fn export_handler;
 	void *ctx;
+	struct forwarder *forwarder;
 };
 
 /* A route handler; rest is what follows a prefix route's path ("" else). */

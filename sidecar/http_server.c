@@ -5,6 +5,7 @@
 #include "http_priv.h"
 
 #include "b64.h"
+#include "forward.h"
 #include "log.h"
 #include "metrics.h"
 #include "state.h"
@@ -32,7 +33,7 @@
 	 EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | \
 	 EVHTTP_REQ_PATCH)
 
-enum { ROUTE_PRIMARY = 1, ROUTE_ADMIN = 2, ROUTE_PREFIX = 4 };
+enum { ROUTE_PRIMARY = 1, ROUTE_ADMIN = 2, ROUTE_PREFIX = 4, ROUTE_FORWARD = 8 };
 
 struct http_route {
 	const char *path;
@@ -198,6 +199,31 @@ static void http_export(struct http_server *srv, struct evhttp_request *req, con
 		http_reply_text(req, 500, "internal error\n");
 }
 
+/* The OIDC back-channel, handed to the forwarder (forward.c). */
+static void http_fwd_token(struct http_server *srv, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	forward_handle(srv->forwarder, req, FORWARD_TOKEN);
+}
+
+static void http_fwd_userinfo(struct http_server *srv, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	forward_handle(srv->forwarder, req, FORWARD_USERINFO);
+}
+
+static void http_fwd_introspect(struct http_server *srv, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	forward_handle(srv->forwarder, req, FORWARD_INTROSPECT);
+}
+
+static void http_fwd_revoke(struct http_server *srv, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	forward_handle(srv->forwarder, req, FORWARD_REVOKE);
+}
+
 static const struct http_route sync_routes[] = {
 	{"/sync/pubkey", EVHTTP_REQ_GET, 0, http_pubkey},
 	{"/healthz", EVHTTP_REQ_GET, 0, http_healthz},
@@ -206,6 +232,11 @@ static const struct http_route sync_routes[] = {
 	 http_admin_peers},
 	{"/sync/admin/peers/", EVHTTP_REQ_DELETE, ROUTE_PRIMARY | ROUTE_ADMIN | ROUTE_PREFIX,
 	 http_admin_peer},
+	{"/api/oidc/token", EVHTTP_REQ_POST, ROUTE_FORWARD, http_fwd_token},
+	{"/api/oidc/userinfo", EVHTTP_REQ_GET | EVHTTP_REQ_POST, ROUTE_FORWARD, http_fwd_userinfo},
+	{"/api/oidc/introspect", EVHTTP_REQ_POST, ROUTE_FORWARD, http_fwd_introspect},
+	{"/api/oidc/users/me/authorized-clients/", EVHTTP_REQ_DELETE, ROUTE_FORWARD | ROUTE_PREFIX,
+	 http_fwd_revoke},
 };
 
 static const struct http_route metrics_routes[] = {
@@ -224,6 +255,8 @@ static const struct http_route *http_find_route(const struct http_routes *r, con
 		size_t n = strlen(rt->path);
 
 		if ((rt->flags & ROUTE_PRIMARY) && r->srv->role != ROLE_PRIMARY)
+			continue;
+		if ((rt->flags & ROUTE_FORWARD) && r->srv->forwarder == NULL)
 			continue;
 		if ((rt->flags & ROUTE_PREFIX) && strncmp(path, rt->path, n) == 0 &&
 		    path[n] != '\0' && strchr(path + n, '/') == NULL) {
@@ -359,6 +392,7 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
 	srv->health = cfg->health;
 	srv->export_handler = cfg->export_handler;
 	srv->ctx = cfg->ctx;
+	srv->forwarder = cfg->forwarder;
 	a->sync_routes = (struct http_routes){srv, sync_routes,
 					      sizeof(sync_routes) / sizeof(sync_routes[0])};
 	a->metrics_routes = (struct http_routes){srv, metrics_routes, 1};

@@ -1,6 +1,7 @@
 /* http_server: the libevent (evhttp) layer both roles share: the sync
  * listener (/sync/pubkey, /healthz, and on a primary /sync/export and the
- * /sync/admin/ API) and a separate metrics listener (GET /metrics only).
+ * /sync/admin/ API; with a forwarder the OIDC back-channel paths, handed to
+ * forward.c) and a separate metrics listener (GET /metrics only).
  * It authenticates and routes; what an export contains is the caller's. */
 #ifndef PIS_HTTP_SERVER_H
 #define PIS_HTTP_SERVER_H
@@ -16,6 +17,7 @@ struct metrics;
 struct peer_info;
 struct sockaddr;
 struct state;
+struct forwarder;
 
 #define HTTP_MAX_BODY_BYTES (64 * 1024)
 #define HTTP_MAX_HEADER_BYTES (8 * 1024)
@@ -45,6 +47,7 @@ struct http_server_config {
 	http_health_fn health;	 /* NULL: always healthy */
 	http_export_fn export_handler; /* primary; NULL: /sync/export answers 503 */
 	void *ctx;			/* passed to health and export_handler */
+	struct forwarder *forwarder;	/* borrowed; NULL: no /api/oidc/ routes */
 };
 
 /* Binds both listeners on base and sets their limits (body, headers,

@@ -5,6 +5,7 @@
  * back before exiting 0. */
 #include "b64.h"
 #include "cli.h"
+#include "forward.h"
 #include "http_server.h"
 #include "keys.h"
 #include "log.h"
@@ -46,6 +47,7 @@ struct daemon {
 	struct primary *primary;
 	struct poller *poller;
 	struct http_server *http;
+	struct forwarder *forwarder;
 };
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -120,6 +122,15 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	hc.metrics = d->m;
 	if (start_role(d, &hc, err, errlen) == -1)
 		return -1;
+	if (d->cfg.nforward_peers > 0) {
+		d->forwarder = forward_new(d->base, d->cfg.pocket_id_url,
+					   (const char *const *)d->cfg.forward_peers, d->cfg.nforward_peers,
+					   err, errlen);
+		if (d->forwarder == NULL)
+			return -1;
+		hc.forwarder = d->forwarder;
+		log_info("forward.ready", "local=%s peers=%zu", d->cfg.pocket_id_url, d->cfg.nforward_peers);
+	}
 	d->http = http_server_new(d->base, &hc, err, errlen);
 	if (d->http == NULL)
 		return -1;
@@ -136,6 +147,7 @@ static void stop(struct daemon *d)
 	primary_free(d->primary);
 	poller_stop(d->poller);
 	http_server_free(d->http);
+	forward_free(d->forwarder);
 	metrics_free(d->m);
 	state_close(d->st);
 	keys_wipe(&d->me);

@@ -2,7 +2,7 @@
 """stub_backend.py: loopback HTTP stub standing in for Pocket ID or its sidecar
 in tests/ops/test_haproxy.sh. Answers every method on every path with 200 and
 the body "<name> <METHOD> <path>"; /healthz answers --health-status (Pocket ID
-v2 uses 204, the sidecar 200 "ok"). Every answer carries "X-Stub-Name: <name>".
+v2 uses 204, the sidecar 200 "ok"). Every answer carries "X-Stub-Name: <name>" and "X-Stub-XFF: <the X-Forwarded-For it got, or ->".
 SIGUSR1 makes /healthz answer 503, SIGUSR2 restores it. Binds 127.0.0.1:0 and
 prints the chosen port on stdout."""
 
@@ -28,6 +28,7 @@ def make_handler(name, state):
                 body = f"{name} {self.command} {self.path}\n".encode()
             self.send_response(status)
             self.send_header("X-Stub-Name", name)
+            self.send_header("X-Stub-XFF", self.headers.get("X-Forwarded-For", "-"))
             self.send_header("Content-Type", "text/plain")
             if status != 204:
                 self.send_header("Content-Length", str(len(body)))

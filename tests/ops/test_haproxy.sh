@@ -152,17 +152,19 @@ expect "$S" $sec POST /api/oidc/authorization-required pid_secondary
 expect "$S" $sec GET /api/oidc/interactions/abc pid_secondary
 expect "$S" $sec POST /api/oidc/interactions/abc/complete pid_secondary
 expect "$S" $sec POST /api/oidc/par pid_secondary
-expect "$S" $sec POST /api/oidc/token pid_secondary
-expect "$S" $sec GET /api/oidc/userinfo pid_secondary
-expect "$S" $sec POST /api/oidc/userinfo pid_secondary
-expect "$S" $sec POST /api/oidc/introspect pid_secondary
+# the OIDC back-channel: to the forwarder of the client's site
+expect "$S" $sec POST /api/oidc/token sidecar_secondary
+expect "$S" $sec GET /api/oidc/userinfo sidecar_secondary
+expect "$S" $sec POST /api/oidc/userinfo sidecar_secondary
+expect "$S" $sec POST /api/oidc/introspect sidecar_secondary
 expect "$S" $sec GET /api/oidc/end-session pid_secondary
 expect "$S" $sec POST /api/oidc/end-session pid_secondary
 expect "$S" $sec POST /api/oidc/device/authorize pid_secondary
 expect "$S" $sec POST /api/oidc/device/verify pid_secondary
 expect "$S" $sec GET /api/oidc/device/info pid_secondary
 expect "$P" $pri POST /api/webauthn/login/finish pid_primary
-expect "$P" $pri POST /api/oidc/token pid_primary
+expect "$P" $pri POST /api/oidc/token sidecar_primary
+expect "$P" $pri POST /api/oidc/introspect sidecar_primary
 expect "$P" $pri POST /api/users pid_primary
 # sync routes: public ones to the primary's sidecar, the rest refused
 expect "$S" $sec GET /sync/pubkey sidecar_primary
@@ -176,12 +178,88 @@ expect "$S" $sec GET /sync/healthz 403
 expect "$S" $sec GET /sync/./admin/peers 403
 expect "$S" $sec GET /sync/pubkey/../admin/peers 403
 
+# consent revocation: the forwarder (every node); listing stays local
+expect "$S" $sec DELETE /api/oidc/users/me/authorized-clients/abc sidecar_secondary
+expect "$P" $pri DELETE /api/oidc/users/me/authorized-clients/abc sidecar_primary
+expect "$S" $sec DELETE /api/oidc/users/me/authorized-clients/abc/x pid_primary
+# state only the primary has, read by admin pages
+expect "$S" $sec GET /api/signup-tokens pid_primary
+expect "$S" $sec GET /api/application-configuration/all pid_primary
+expect "$S" $sec GET /api/scim/service-provider/x pid_primary
+expect "$S" $sec GET /api/oidc/clients/x/scim-service-provider pid_primary
+
+# X-Forwarded-For: a client's own header is dropped, HAProxy's is the client address
+xff=$(curl -sS --max-time 5 --interface $sec -H 'X-Forwarded-For: 6.6.6.6' -D - -o /dev/null "$url/api/users/me" |
+      tr -d '\r' | sed -n 's/^X-Stub-XFF: //Ip')
+if [ "$xff" = "$sec" ]; then ok "X-Forwarded-For from the client is replaced by its address ($xff)"
+else bad "X-Forwarded-For seen by Pocket ID: '$xff' (want $sec)"; fi
+
+# Read-your-writes: after a write, a client's reads go to the primary for 5 s,
+# flow-local paths excepted; then back to its site. A fresh client on the secondary:
+# fresh_on_secondary FIRST LAST: a client address in 127.0.0.FIRST..LAST that lands on the secondary
+fresh_on_secondary() {
+    local n
+    for n in $(seq "$1" "$2"); do
+        if [ "$(fetch 127.0.0.$n GET /api/users/me)" = pid_secondary ]; then echo 127.0.0.$n; return; fi
+    done
+}
+ryw=$(fresh_on_secondary 30 60)
+if [ -n "$ryw" ]; then
+    W="writer on the secondary ($ryw):"
+    expect "$W" $ryw POST /api/user-groups pid_primary
+    expect "$W" $ryw GET /api/user-groups pid_primary
+    expect "$W" $ryw GET /api/users/me pid_primary
+    expect "$W" $ryw GET /api/webauthn/login/start pid_secondary
+    expect "$W" $ryw GET /api/application-configuration pid_primary
+    expect "$W" $ryw POST /api/webauthn/login/finish pid_secondary
+    if wait_for lands_on $ryw pid_secondary; then ok "$W reads return to its site once the write is 5 s old"
+    else bad "$W reads never returned to the secondary"; fi
+else
+    bad "no client landed on the secondary for the read-your-writes check"
+fi
+
+# Device-login approval: that client's re-authentication goes to the primary,
+# where the decision consumes its token; other clients' logins stay local.
+dev=$(fresh_on_secondary 61 90)
+if [ -n "$dev" ]; then
+    D="approver on the secondary ($dev):"
+    expect "$D" $dev GET /api/webauthn/login/start pid_secondary
+    expect "$D" $dev POST /api/device-login/verification pid_primary
+    expect "$D" $dev GET /api/webauthn/login/start pid_primary
+    expect "$D" $dev POST /api/webauthn/reauthenticate pid_primary
+    expect "$D" $dev POST /api/device-login/verification/decision pid_primary
+    expect "$D" $dev POST /api/webauthn/login/finish pid_secondary
+    expect "$S" $sec GET /api/webauthn/login/start pid_secondary
+else
+    bad "no client landed on the secondary for the device-login check"
+fi
+
+# While the primary is down, writes answer 503 but reads, a writer's and
+# admin pages' included, stay on the client's site instead of failing too.
+if [ -n "$ryw" ]; then
+    kill -USR1 "${pid_of[pid_primary]}"
+    if wait_for eval '[ "$(fetch $ryw POST /api/user-groups)" = 503 ]'; then
+        ok "$W primary down: its write answers 503"
+        expect "$W" $ryw GET /api/users/me pid_secondary
+        expect "$W" $ryw GET /api/signup-tokens pid_secondary
+    else
+        bad "$W primary marked down, yet its write did not answer 503"
+    fi
+    kill -USR2 "${pid_of[pid_primary]}"
+    wait_for eval '[ "$(fetch $ryw GET /api/signup-tokens)" = pid_primary ]' ||
+        bad "the primary never came back for admin reads"
+fi
+
+# $sec must be back on its site (its writes above are older than 5 s) before
+# the health checks below, or a move to the primary would prove nothing.
+wait_for lands_on $sec pid_secondary || bad "$S never back on the secondary"
+
 # The secondary's sidecar reports unhealthy: its clients move to the primary.
 kill -USR1 "${pid_of[sidecar_secondary]}"
 if wait_for lands_on $sec pid_primary; then
     ok "$S moved to the primary when its sidecar's /healthz turned 503"
     expect "$S" $sec POST /api/webauthn/login/finish pid_primary
-    expect "$S" $sec POST /api/oidc/token pid_primary
+    expect "$S" $sec POST /api/oidc/token sidecar_primary
 else
     bad "$S still on $(fetch $sec GET /api/users/me) with its sidecar unhealthy"
 fi
@@ -200,6 +278,27 @@ else bad "client not moved off an unhealthy secondary Pocket ID"; fi
 kill -USR2 "${pid_of[pid_secondary]}"
 
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'
+
+# --- active/active over IPv6: the stick table holds IPv6 clients ------------
+if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1'; then
+    hp=$(free_port)
+    export HAPROXY_BIND="::1:$hp"
+    haproxy -db -f "$conf_dir/haproxy.cfg" >"$tmp/haproxy-v6.log" 2>&1 &
+    pids+=("$!")
+    v6() { curl -sS --max-time 5 -g -D - -o /dev/null "http://[::1]:$hp$1" 2>/dev/null |
+           tr -d '\r' | sed -n 's/^X-Stub-Name: //Ip'; }
+    if wait_for eval '[ -n "$(v6 /api/users/me)" ]'; then
+        first=$(v6 /api/users/me) same_site=1
+        for _ in 1 2 3 4; do [ "$(v6 /api/users/me)" = "$first" ] || same_site=0; done
+        if [ "$same_site" = 1 ]; then ok "an IPv6 client (::1) sticks to one site ($first)"
+        else bad "an IPv6 client (::1) is not stuck: round robin between sites"; fi
+    else
+        bad "haproxy on [::1] did not answer"
+    fi
+    kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'
+else
+    echo "skip: no IPv6 loopback (::1) for the IPv6 stickiness check"
+fi
 
 # --- active/passive: haproxy-active-passive.cfg ---------------------------
 start_haproxy "$conf_dir/haproxy-active-passive.cfg" || exit 1

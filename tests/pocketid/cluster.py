@@ -106,6 +106,7 @@ class Node:
         with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
             f.write(os.urandom(24).hex().encode())     # read byte for byte: no newline
         self.api_key_file = None                        # SYNC_POCKET_ID_API_KEY_FILE when set
+        self.forward_peer = None                        # the other Node, for SYNC_FORWARD_PEERS
         self.token_file = os.path.join(self.dir, "primary-token")
         with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w"):
             pass                                        # empty = not enrolled (README)
@@ -165,6 +166,8 @@ class Node:
                  f"SYNC_METRICS_LISTEN=127.0.0.1:{self.metrics_port}"]
         if self.api_key_file:
             lines.append(f"SYNC_POCKET_ID_API_KEY_FILE={self.api_key_file}")
+        if self.forward_peer:   # active/active: the OIDC back-channel forwarder
+            lines.append(f"SYNC_FORWARD_PEERS={self.forward_peer.url}")
         if self.role == "secondary":
             # a short interval: the retries (restart, configuration) come at interval polls
             lines += [f"SYNC_PRIMARY_URL={primary.sync_url}", "SYNC_INTERVAL=2s",
@@ -269,6 +272,22 @@ class HAProxy:
         self.proc = spawn([exe, "-db", "-f", self.cfg], self.log, env=self.env)
         if not wait_until(20, lambda: http_status(f"http://127.0.0.1:{self.port}/healthz") // 100 == 2):
             raise RuntimeError("HAProxy did not come up")
+
+    def mark(self) -> int:
+        """The number of log lines so far (see route_since)."""
+        with open(self.log, errors="replace") as f:
+            return sum(1 for _ in f)
+
+    def route_since(self, mark: int, source: str):
+        """backend/server of SOURCE's first request logged after MARK, e.g. be_forward/primary."""
+        def first():
+            with open(self.log, errors="replace") as f:
+                for i, line in enumerate(f):
+                    m = re.match(r"^(\S+):\d+ \[[^]]*\] \S+ (\S+/\S+) ", line)
+                    if i >= mark and m and m.group(1) == source:
+                        return m.group(2)
+            return None
+        return wait_until(5, first)
 
     def site_of(self, source: str):
         """The be_sites server that last served SOURCE, from HAProxy's request log."""

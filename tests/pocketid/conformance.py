@@ -125,6 +125,7 @@ class World:
         self.app_url = f"http://localhost:{self.hp_port}"
         self.a = Node(root, "site-a", "primary", POCKET_ID_BIN, SIDECAR_BIN, self.app_url)
         self.b = Node(root, "site-b", "secondary", POCKET_ID_BIN, SIDECAR_BIN, self.app_url)
+        self.a.forward_peer, self.b.forward_peer = self.b, self.a
         self.haproxy = HAProxy(root, self.hp_port, self.a, self.b)
         self.authn = Authenticator(self.app_url)
 
@@ -237,13 +238,18 @@ def make_second_user(w: World, admin):
     return bob, bob_client, cred, stored
 
 
+def make_client(admin, name, redirect):
+    """A confidential OIDC client with PKCE on the primary, and its secret."""
+    client = admin.ok("POST", "/api/oidc/clients", body={
+        "name": name, "callbackURLs": [redirect], "logoutCallbackURLs": [],
+        "isPublic": False, "pkceEnabled": True}).json()
+    return client, admin.ok("POST", f"/api/oidc/clients/{client['id']}/secret").json()["secret"]
+
+
 def scenario_oidc(w: World, admin, user, site_b):
     S = "3 OIDC on the secondary"
     redirect = "http://127.0.0.1:9/callback"
-    client = admin.ok("POST", "/api/oidc/clients", body={
-        "name": "conformance-rp", "callbackURLs": [redirect], "logoutCallbackURLs": [],
-        "isPublic": False, "pkceEnabled": True}).json()
-    secret = admin.ok("POST", f"/api/oidc/clients/{client['id']}/secret").json()["secret"]
+    client, secret = make_client(admin, "conformance-rp", redirect)
     admin.ok("PUT", f"/api/custom-claims/user/{user['id']}", body=[{"key": "site_role", "value": "operator"}])
     within_deadline(S, "the new OIDC client", w.b, "SELECT count(*) FROM oidc_clients WHERE id = ?", [(1,)],
                     (client["id"],))
@@ -360,6 +366,54 @@ def scenario_haproxy(w: World, admin, user, bob, bob_body):
     check(S, "...and the session works there", during.request("GET", "/api/users/me").status == 200)
     w.a.start_pocket_id()
     check(S, "the primary comes back", w.a.healthy())
+
+
+def scenario_active_active(w: World, admin, user):
+    """Users at both sites, a relying party whose server is stuck to the other site."""
+    S = "9 active/active"
+    redirect = "http://127.0.0.1:9/cb-aa"
+    client, secret = make_client(admin, "active-active-rp", redirect)
+    arrives(w.b, "SELECT count(*) FROM oidc_clients WHERE id = ?", [(1,)], (client["id"],))
+    src_b, src_a = client_on_site(w, "secondary", first=40), client_on_site(w, "primary", first=70)
+    if not check(S, "a user stuck to the secondary and a relying party stuck to the primary",
+                 src_b is not None and src_a is not None):
+        return
+    browser = w.via_haproxy(src_b)
+    check(S, "the user logs in at the secondary's site", browser.login(w.authn, w.authn.credentials[0]).status == 200)
+    verifier, nonce = new_pkce_verifier(), "aa-" + new_pkce_verifier()[:10]
+    mark = w.haproxy.mark()
+    r = browser.authorize_code(client["id"], redirect, verifier, nonce)
+    code = (r.json() or {}).get("code") if r.status == 200 else None
+    check(S, "the code is issued by the secondary", bool(code) and
+          w.haproxy.route_since(mark, src_b) == "be_sites/secondary", r)
+    if not code:
+        return
+    rp = w.via_haproxy(src_a)
+    mark = w.haproxy.mark()
+    t = rp.exchange_code(client["id"], secret, code, redirect, verifier)
+    route = w.haproxy.route_since(mark, src_a)
+    tokens = t.json() if t.status == 200 else {}
+    check(S, f"the relying party at the other site redeems it through the forwarder ({route})",
+          "id_token" in tokens and route == "be_forward/primary", t)
+    if "id_token" in tokens:
+        claims = jwt_verify(tokens["id_token"], json.loads(http_get(w.a.url + "/.well-known/jwks.json")[1]))
+        check(S, "...and the ID token is the user's", claims.get("sub") == user["id"] and claims.get("nonce") == nonce)
+        info = rp.request("GET", "/api/oidc/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        check(S, "userinfo through the forwarder", info.status == 200 and info.json().get("sub") == user["id"], info)
+    again = rp.exchange_code(client["id"], secret, code, redirect, verifier)
+    check(S, "a code is still redeemed only once", again.status // 100 == 4, again)
+    consents = "SELECT count(*) FROM user_authorized_oidc_clients WHERE client_id = ?"
+    check(S, "the consent lives on the secondary", w.b.scalar(consents, (client["id"],)) == 1)
+    r = browser.request("DELETE", f"/api/oidc/users/me/authorized-clients/{client['id']}")
+    check(S, "revoking it through HAProxy", r.status // 100 == 2, r)
+    check(S, "...removes it on the secondary, where it was granted", w.b.scalar(consents, (client["id"],)) == 0)
+    r = browser.request("POST", "/api/user-groups", body={"friendlyName": "Fresh", "name": "fresh-team"})
+    mark = w.haproxy.mark()
+    listed = browser.request("GET", "/api/user-groups")
+    route = w.haproxy.route_since(mark, src_b)
+    check(S, f"read-your-writes: the list right after a write comes from the primary ({route}) and shows it",
+          r.status // 100 == 2 and listed.status == 200 and b"fresh-team" in listed.body and
+          route == "be_primary/primary", listed)
 
 
 def scenario_login_loop(w: World, admin, bob, bob_body, rounds=40, changes=15):
@@ -493,6 +547,7 @@ def main():
         consents_before = w.b.scalar("SELECT count(*) FROM user_authorized_oidc_clients")
         bob, bob_body = scenario_changes(w, admin, client)
         scenario_haproxy(w, admin, user, bob, bob_body)
+        scenario_active_active(w, admin, user)
         scenario_login_loop(w, admin, bob, bob_body)
         scenario_local_state(w, audit_before, consents_before)
         scenario_app_config(w, admin)
