@@ -114,6 +114,8 @@ class Node:
             "# Pocket ID's own settings (the sidecar reads them too)",
             f"APP_URL={app_url}", f"PORT={self.pid_port}", "HOST=127.0.0.1",
             f"ENCRYPTION_KEY_FILE={key}", "TRUST_PROXY=true",
+            "# images in the database, so that they are synced (v1.x ignores it)",
+            "FILE_BACKEND=database",
             "ANALYTICS_DISABLED=true", "VERSION_CHECK_DISABLED=true"])
 
     def set_api_key(self, token):

@@ -72,6 +72,25 @@ class Client:
         finally:
             conn.close()
 
+    def upload(self, method: str, path: str, field: str, filename: str, data: bytes, ctype: str) -> Reply:
+        """A multipart/form-data request with one file, as the admin UI sends images."""
+        boundary = "pocket-id-sync-" + os.urandom(8).hex()
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+                f"Content-Type: {ctype}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        return self.request_raw(method, path, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+    def request_raw(self, method: str, path: str, data: bytes, headers: dict) -> Reply:
+        hdrs = dict(headers)
+        if self.cookies:
+            hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            return Reply(resp.status, resp.headers, resp.read())
+        finally:
+            conn.close()
+
     def ok(self, method: str, path: str, **kw) -> Reply:
         r = self.request(method, path, **kw)
         if r.status // 100 != 2:
