@@ -33,7 +33,7 @@ int cmd_check_config(int argc, char **argv)
 	rc = cli_load_config_map(&env, NEED_ALL & ~(NEED_PIN | NEED_TOKEN), &cfg, &m);
 	if (rc == 0) {
 		curl_global_init(CURL_GLOBAL_DEFAULT); /* a port in use: is it this node's daemon? */
-		preflight_run(&cfg, &m, PREFLIGHT_LISTENERS, &pf);
+		preflight_run(&cfg, &m, PREFLIGHT_LISTENERS | PREFLIGHT_POCKET_ID, &pf);
 		curl_global_cleanup();
 		for (size_t i = 0; i < pf.errors.count; i++)
 			fprintf(stderr, "pocket-id-sync: %s\n", pf.errors.line[i]);

@@ -3,6 +3,8 @@
  * the one to fix. Pocket ID's own settings are pocketid_env_checks.c's. */
 #include "preflight.h"
 
+#include "appconfig_step.h"
+
 #include "b64.h"
 #include "jwt_store.h"
 #include "keys.h"
@@ -283,6 +285,26 @@ static void check_listeners(const struct config *cfg, const struct node_key *me,
 	check_listener("SYNC_METRICS_LISTEN", cfg->metrics_host, cfg->metrics_port, me, &own, pf);
 }
 
+/* The application configuration through Pocket ID's API: run does not need
+ * it to start, so a failure is a warning with its cause. */
+static void check_pocket_id_api(const struct config *cfg, struct preflight *pf)
+{
+	struct appconfig ac;
+	char err[512];
+
+	if (cfg->pocket_id_api_key == NULL)
+		return;
+	if (cfg->ui_config_disabled) {
+		W(pf, "SYNC_POCKET_ID_API_KEY: ignored: UI_CONFIG_DISABLED=true, this node's configuration "
+		      "comes from its environment");
+		return;
+	}
+	if (appconfig_step_read(cfg, &ac, err, sizeof(err)) == -1)
+		W(pf, "SYNC_POCKET_ID_API_KEY: %s; the data sync works, the application configuration "
+		      "does not move until this is fixed", err);
+	appconfig_free(&ac);
+}
+
 void preflight_run(const struct config *cfg, const struct envmap *m, unsigned flags,
 		   struct preflight *out)
 {
@@ -296,6 +318,8 @@ void preflight_run(const struct config *cfg, const struct envmap *m, unsigned fl
 	if (check_state_dir(cfg, out, &me, &have_key) == 0)
 		check_enrolment(cfg, have_key, out);
 	check_listeners(cfg, have_key ? &me : NULL, flags, out);
+	if (flags & PREFLIGHT_POCKET_ID)
+		check_pocket_id_api(cfg, out);
 	pocketid_env_check(cfg, m, version[0] != '\0' ? version : NULL, &out->errors,
 			   &out->warnings);
 	keys_wipe(&me);

@@ -1,7 +1,8 @@
 /* preflight: what `run` would refuse, found without changing anything: the
  * database (opened read-only: a file, SQLite, Pocket ID's schema, the JWT key
  * decrypting with ENCRYPTION_KEY), the state directory and node key, the
- * enrolment state and, for check-config, the two listeners. check-config
+ * enrolment state and, for check-config, the two listeners and Pocket ID's
+ * API when SYNC_POCKET_ID_API_KEY is set (a warning: run starts without it). check-config
  * prints every line; run checks the same before it starts (exit 2). */
 #ifndef PIS_PREFLIGHT_H
 #define PIS_PREFLIGHT_H
@@ -15,6 +16,7 @@ struct preflight {
 
 enum preflight_flags {
 	PREFLIGHT_LISTENERS = 1 << 0, /* bind both ports once (check-config) */
+	PREFLIGHT_POCKET_ID = 1 << 1, /* read the configuration through Pocket ID's API (check-config) */
 };
 
 /* Runs every check on cfg (loaded without problems) and m (the variables it

@@ -86,6 +86,9 @@ same "the data change applied anyway" "$(q "$(db s)" "SELECT last_name FROM user
 same "/healthz stays 200" "$(health s)" 200
 holds "... with a warning naming the refused key" grep -q 'warning: application configuration not written yet:.*API key was refused' "$tmp/body"
 holds "status says it is retrying" sh -c "'$BIN' status --env-file '$(envf s)' | grep -q 'app config:.*retrying'"
+out=$("$BIN" check-config --env-file "$(envf s)" 2>&1); rc=$?
+same "check-config still passes (status 0)" "$rc" 0
+holds "... with a warning that names the refused key" grep -q 'warning: SYNC_POCKET_ID_API_KEY: .*API key was refused' <<<"$out"
 stub_post s /_stub/refuse '{"refuse":false}'
 if wait_for 30 value_is s appName "Site A3"; then ok "retried at the interval poll once the key works"
 else bad "retried at the interval poll once the key works" "$(stub_state s)"; fi
