@@ -247,7 +247,7 @@ class Daemon:
                                   stderr=self.logf, env=env)
         self.port = None
 
-    def wait_log(self, needle, timeout=60, also=""):
+    def wait_log(self, needle, timeout=60, also="", step=0.05):
         """The first log line holding needle (and also), or None at the deadline."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -257,7 +257,7 @@ class Daemon:
                         return line
             if self.p.poll() is not None:
                 return None
-            time.sleep(0.05)
+            time.sleep(step)
         return None
 
     def started(self):

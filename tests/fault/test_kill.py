@@ -12,8 +12,10 @@ that the default action ends it, as for any process): it must exit 0 with daemon
 last line, and when the apply had committed, the restart must have finished before the exit.
 
 Kill points: seeded (printed; PIS_FAULT_SEED repeats a run), half spread over a whole
-uninterrupted run, half over its last 40% (where the commit and the restart are). The restart
-command takes 0.3 s, so kills between the commit and its success happen; a kill takes the
+uninterrupted run, half where the commit and the restart are: over the last 40% of an `apply`,
+or over the last 60% of the time a daemon takes from its apply.started line (debug log) to
+the restart's end. The restart
+command takes 0.5 s, so kills between the commit and its success happen; a kill takes the
 restart command's process group with it, as systemd's control-group kill does. PIS_FAULT_KILLS sets
 the number of kills (default 50). Gated by PIS_FAULT_TESTS=1 (CTest label `fault`).
 """
@@ -31,9 +33,9 @@ import faultlib as fl  # noqa: E402
 
 def restart_command(node):
     """Each run records its shell's pid (to wait for orphans of a killed parent), then takes
-    0.3 s, then records that it finished."""
+    0.5 s, then records that it finished."""
     pids, runs = os.path.join(node.dir, "restart.pids"), os.path.join(node.dir, "restart.done")
-    return pids, runs, f"echo $$ >>'{pids}'; sleep 0.3; echo done >>'{runs}'"
+    return pids, runs, f"echo $$ >>'{pids}'; sleep 0.5; echo done >>'{runs}'"
 
 
 def kill_orphans(pids_file):
@@ -61,7 +63,7 @@ class Scenario:
         self.pids, self.runs, cmd = restart_command(self.S)
         self.token = fl.enrol(self.P, self.S)
         self.s_extra = [f"SYNC_PRIMARY_TOKEN_FILE={self.token}", f"SYNC_RESTART_COMMAND={cmd}",
-                        "SYNC_RESTART_TIMEOUT=30s", "SYNC_INTERVAL=1s"]
+                        "SYNC_RESTART_TIMEOUT=30s", "SYNC_INTERVAL=1s", "SYNC_LOG_LEVEL=debug"]
         self.S.write_env(self.s_extra)
         self.payload = os.path.join(self.root, "payload.sealed")
         self.daemon_p = None
@@ -101,26 +103,33 @@ class Scenario:
 
     def complete(self, n, new=None):
         """Runs to completion: apply's exit status, or the daemon's once the new content and a
-        restart are there (then SIGTERM). Returns (status, seconds)."""
+        restart are there (then SIGTERM). Returns (status, seconds in all, seconds from the
+        daemon's apply.started line to the restart's end)."""
         t0 = time.monotonic()
         if self.a.target == "apply":
             r = fl.run([fl.BIN, "apply", "--env-file", self.S.env, self.payload], check=False)
-            return r.returncode, time.monotonic() - t0
+            took = time.monotonic() - t0
+            return r.returncode, took, took
         d = self.start(n)
+        t_apply = t0
         if new is None:  # the reference run: until the restart finished
+            d.wait_log("event=apply.started", 300, step=0.01)
+            t_apply = time.monotonic()
             ok = fl.wait_until(lambda: fl.count_lines(self.runs) >= 1, 300, 0.02)
         else:
             ok = fl.wait_until(lambda: self.converged(new), 300, 0.5)
         took = time.monotonic() - t0
         rc = d.stop()
-        return (rc if ok else -1), took
+        return (rc if ok else -1), took, took - (t_apply - t0)
 
-    def kill_at(self, n, delay):
-        """Sends the signal after delay seconds; returns the exit status (a daemon's on
-        SIGTERM, else None)."""
+    def kill_at(self, n, delay, from_apply):
+        """Sends the signal delay seconds after the start (or, from_apply, after a daemon's
+        apply.started line); returns the exit status (a daemon's on SIGTERM, else None)."""
         p = self.start(n)
         if self.a.signal == "term":  # a SIGTERM before the handlers exist ends it at once
             p.started()
+        if from_apply:
+            p.wait_log("event=apply.started", 300, step=0.01)
         time.sleep(delay)
         if self.a.signal == "term":
             return p.stop()
@@ -164,18 +173,27 @@ def main():
     try:
         sc.prepare()
         old = fl.fingerprint(fx, sc.S)
-        rc, T = sc.complete(0)
+        rc, T, T_apply = sc.complete(0)
         new = fl.fingerprint(fx, sc.S)
         c.ok("the uninterrupted run succeeds", rc == 0, f"status {rc}")
         c.ok("the change is a change", old != new)
-        print(f"# {a.users} users, {a.change}: an uninterrupted {a.target} takes {T:.2f} s", flush=True)
+        print(f"# {a.users} users, {a.change}: an uninterrupted {a.target} takes {T:.2f} s "
+              f"({T_apply:.2f} s from apply.started)", flush=True)
         seen = {"old": 0, "new, restart not done yet": 0, "new, restart done": 0}
         for n in range(1, kills + 1):
             fl.restore_files(sc.S, sc.base)
             sc.reset_runs()
-            delay = rng.uniform(0, T) if n % 2 else rng.uniform(0.6 * T, T)
-            rc = sc.kill_at(n, delay)
-            what = f"{'SIGTERM' if a.signal == 'term' else 'kill'} {n} at {delay:.3f} s"
+            # Odd kills anywhere in a run; even ones where the commit and the restart are.
+            from_apply = n % 2 == 0 and a.target == "daemon"
+            if n % 2:
+                delay = rng.uniform(0, T)
+            elif from_apply:
+                delay = rng.uniform(0.4 * T_apply, T_apply)
+            else:
+                delay = rng.uniform(0.6 * T, T)
+            rc = sc.kill_at(n, delay, from_apply)
+            what = (f"{'SIGTERM' if a.signal == 'term' else 'kill'} {n} at {delay:.3f} s" +
+                    (" after apply.started" if from_apply else ""))
             c.ok(f"{what}: integrity", fl.integrity(sc.S) == "ok", fl.integrity(sc.S))
             fp = fl.fingerprint(fx, sc.S)
             c.ok(f"{what}: old or new content", fp in (old, new))
@@ -184,7 +202,7 @@ def main():
             seen[state] = seen.get(state, 0) + 1
             if a.signal == "term":
                 sc.check_clean_stop(c, (what, n), rc, fp == new)
-            rc, _ = sc.complete(n, new)
+            rc, _, _ = sc.complete(n, new)
             c.ok(f"{what} ({state}): the next run succeeds by itself", rc == 0, f"status {rc}")
             c.ok(f"{what} ({state}): then the new content", fl.fingerprint(fx, sc.S) == new)
             c.ok(f"{what} ({state}): the restart was not lost", fl.count_lines(sc.runs) >= 1)
