@@ -13,11 +13,11 @@ last line, and when the apply had committed, the restart must have finished befo
 
 Kill points: seeded (printed; PIS_FAULT_SEED repeats a run), half spread over a whole
 uninterrupted run, half where the commit and the restart are: over the last 40% of an `apply`,
-or over the last 60% of the time a daemon takes from its apply.started line (debug log) to
-the restart's end. The restart
-command takes 0.5 s, so kills between the commit and its success happen; a kill takes the
-restart command's process group with it, as systemd's control-group kill does. PIS_FAULT_KILLS sets
-the number of kills (default 50). Gated by PIS_FAULT_TESTS=1 (CTest label `fault`).
+or over the last 60% of the time a daemon takes from its apply.started line (debug log) to the
+restart's end. The restart command takes 0.5 s, so kills between the commit and its success
+happen; a kill takes the restart command's process group with it, as systemd's control-group
+kill does. PIS_FAULT_KILLS sets the number of kills (default 50). Gated by PIS_FAULT_TESTS=1
+(CTest label `fault`).
 """
 
 import argparse
@@ -38,7 +38,17 @@ def restart_command(node):
     return pids, runs, f"echo $$ >>'{pids}'; sleep 0.5; echo done >>'{runs}'"
 
 
-def kill_orphans(pids_file):
+def our_shell(pid, marker):
+    """True when pid is still a restart shell of this test (its command line names marker):
+    a pid from the file may have been reused by then."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return marker.encode() in f.read()
+    except OSError:
+        return False
+
+
+def kill_orphans(pids_file, marker):
     """SIGKILLs the process group of every restart shell a killed parent left behind (as
     systemd's control-group kill would); True once none is left."""
     try:
@@ -47,11 +57,12 @@ def kill_orphans(pids_file):
     except FileNotFoundError:
         return True
     for p in pids:
-        try:
-            os.killpg(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return all(not os.path.exists(f"/proc/{p}") for p in pids)
+        if our_shell(p, marker):
+            try:
+                os.killpg(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return not any(our_shell(p, marker) for p in pids)
 
 
 class Scenario:
@@ -139,8 +150,8 @@ class Scenario:
         else:
             p.kill()
         # A shell forked just before the kill writes its pid a moment later: look again.
-        fl.wait_until(lambda: kill_orphans(self.pids) and time.sleep(0.1) is None
-                      and kill_orphans(self.pids), 30, 0.05)
+        fl.wait_until(lambda: kill_orphans(self.pids, self.runs) and time.sleep(0.1) is None
+                      and kill_orphans(self.pids, self.runs), 30, 0.05)
         return None
 
     def check_clean_stop(self, c, what, rc, is_new):
