@@ -720,8 +720,17 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 	if (check_valve(&pl, o, err, errlen) == -1)
 		goto out;
 	st = APPLY_OK;
-	if (o->dry_run || (plan_changes(&pl) == 0 && !kv_changed))
+	if (o->dry_run || (plan_changes(&pl) == 0 && !r->jwt_changed))
 		goto out; /* nothing to write: the read transaction just ends */
+	if (r->restart_needed && o->before_cached_write != NULL &&
+	    o->before_cached_write(o->hook_arg) == -1) {
+		errf(err, errlen, "cannot record in state.db the restart this apply needs; "
+				  "nothing was changed");
+		st = APPLY_ERR_DB;
+		goto out;
+	}
+	if (plan_changes(&pl) == 0 && !kv_changed)
+		goto out; /* only the key file changes, after this transaction */
 	t0 = now_ms();
 	rc = write_plan(db, &pl);
 	if (rc == SQLITE_OK && kv_changed &&

@@ -35,6 +35,12 @@ struct apply_opts {
 	 * leave app_config_variables alone (no row copy, no restart for it). */
 	bool app_config_via_api;
 	struct jwt_store_cfg keys;
+	/* Optional: called when a write will change something Pocket ID caches
+	 * in memory, before anything is written or committed (the caller records
+	 * that a restart is due, so a kill after the commit cannot lose it). It
+	 * may run more than once; -1 aborts the apply with nothing changed. */
+	int (*before_cached_write)(void *arg);
+	void *hook_arg;
 };
 
 #define APPLY_MAX_TABLES 32

@@ -30,6 +30,7 @@ int envelope_seal(const struct payload *p, const struct node_key *me, size_t max
 	enum seal_status st;
 
 	*wire = NULL;
+	*wire_len = 0;
 	if (payload_encode(p, &json, &len) == -1) {
 		snprintf(err, errlen, "out of memory while encoding the payload");
 		return -1;
@@ -38,12 +39,14 @@ int envelope_seal(const struct payload *p, const struct node_key *me, size_t max
 		snprintf(err, errlen, "the payload would be %zu bytes, more than "
 				      "SYNC_MAX_PAYLOAD_SIZE (%zu); raise it on both nodes",
 			 len + SEAL_OVERHEAD, max_wire);
+		*wire_len = len + SEAL_OVERHEAD;
 		OPENSSL_clear_free(json, len);
 		return -1;
 	}
 	st = seal_seal(me, p->recipient, (const uint8_t *)json, len, wire, wire_len);
 	OPENSSL_clear_free(json, len);
 	if (st != SEAL_OK) {
+		*wire_len = 0;
 		snprintf(err, errlen, "cannot seal: %s", seal_strerror(st));
 		return -1;
 	}

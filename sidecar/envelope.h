@@ -25,7 +25,9 @@ const char *envelope_reason(enum envelope_error e);
 
 /* Encodes p (sender, recipient, generation, issued_at set by the caller) and
  * seals it from me to p->recipient. On success *wire is malloc'd. A sealed
- * size above max_wire is refused. Returns 0, or -1 with err set. */
+ * size above max_wire is refused, with *wire_len set to that size (so
+ * *wire_len > max_wire tells this refusal from others, which leave it 0).
+ * Returns 0, or -1 with err set. */
 int envelope_seal(const struct payload *p, const struct node_key *me, size_t max_wire,
 		  uint8_t **wire, size_t *wire_len, char *err, size_t errlen);
 

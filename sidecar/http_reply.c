@@ -5,6 +5,7 @@
 #include "http_priv.h"
 
 #include "log.h"
+#include "refusal.h"
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -115,7 +116,14 @@ void http_reply_unauthorized(struct evhttp_request *req)
 	static const char body[] = "unauthorized\n";
 
 	http_reply_bytes(req, 401, "text/plain; charset=utf-8", body, sizeof(body) - 1,
-			 "WWW-Authenticate", "Bearer", NULL);
+			 "WWW-Authenticate", "Bearer", REFUSAL_HEADER, REFUSAL_AUTH, NULL);
+}
+
+void http_reply_refusal(struct evhttp_request *req, int status, const char *reason,
+			const char *text)
+{
+	http_reply_bytes(req, status, "text/plain; charset=utf-8", text, strlen(text),
+			 REFUSAL_HEADER, reason, NULL);
 }
 
 static void http_wipe_free(const void *data, size_t len, void *arg)

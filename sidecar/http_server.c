@@ -8,6 +8,7 @@
 #include "forward.h"
 #include "log.h"
 #include "metrics.h"
+#include "refusal.h"
 #include "state.h"
 
 #include <arpa/inet.h>
@@ -179,7 +180,7 @@ static void http_export(struct http_server *srv, struct evhttp_request *req, con
 
 	(void)rest;
 	if (srv->export_handler == NULL) {
-		http_reply_text(req, 503, "export unavailable\n");
+		http_reply_refusal(req, 503, REFUSAL_UNAVAILABLE, "export unavailable\n");
 		return;
 	}
 	if (http_bearer(req, tok) == 0)
@@ -196,7 +197,8 @@ static void http_export(struct http_server *srv, struct evhttp_request *req, con
 	if (rc == 1)
 		http_reply_unauthorized(req);
 	else
-		http_reply_text(req, 500, "internal error\n");
+		http_reply_refusal(req, 500, REFUSAL_EXPORT_FAILED,
+				   "cannot check the token (state.db); see the primary's log\n");
 }
 
 /* The OIDC back-channel, handed to the forwarder (forward.c). */
@@ -313,6 +315,12 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 	rt = http_find_route(r, path, &rest);
 	if (!(method & HTTP_SERVED_METHODS) || (rt != NULL && !(method & rt->methods))) {
 		http_method_not_allowed(req, rt != NULL ? rt->methods : HTTP_SERVED_METHODS);
+		return;
+	}
+	if (rt == NULL && r->route == sync_routes && strcmp(path, "/sync/export") == 0) {
+		http_reply_refusal(req, 404, REFUSAL_NOT_PRIMARY, "this pocket-id-sync is a secondary; "
+				   "/sync/export and /sync/admin/ are served by the primary: point "
+				   "SYNC_PRIMARY_URL at the primary\n");
 		return;
 	}
 	if (rt == NULL) {

@@ -69,8 +69,12 @@ void http_reply_bytes(struct evhttp_request *req, int status, const char *conten
 /* Plain text reply (text/plain; charset=utf-8). */
 void http_reply_text(struct evhttp_request *req, int status, const char *text);
 /* 401 with WWW-Authenticate: Bearer and no detail (which check failed is
- * never said). */
+ * never said) beyond the refusal name "auth". */
 void http_reply_unauthorized(struct evhttp_request *req);
+/* A refused export: status, the X-Pocket-Id-Sync-Refusal header naming
+ * reason (refusal.h) and text, one line a secondary shows in its log. */
+void http_reply_refusal(struct evhttp_request *req, int status, const char *reason,
+			const char *text);
 
 /* For a handler that keeps req to answer later (long poll): raises this
  * connection's timeout to HTTP_HOLD_TIMEOUT_SECONDS. libevent 2.1 does not

@@ -66,9 +66,13 @@ static void record(struct state *st, const uint8_t pinned[32], const struct payl
 }
 
 /* Runs SYNC_RESTART_COMMAND when the apply changed something Pocket ID
- * caches, or when an earlier run failed: a failure is remembered in state.db
- * (status restart_pending) so that a later poll, or the next start, tries
- * again instead of leaving Pocket ID on the old key. */
+ * caches, or when an earlier run did not finish. The intent is written to
+ * state.db (status restart_pending = 1) before Pocket ID's transaction
+ * commits (mark_restart_pending) and cleared only once the command
+ * succeeded, so a failure, or a kill anywhere between the commit and the
+ * command's success, leaves it pending: a later poll, or the next start,
+ * runs it again instead of leaving Pocket ID on the old key. A kill before
+ * the commit costs at most one restart too many. */
 static int run_restart(const struct config *cfg, struct state *st, const char *why)
 {
 	int rc = restart_pocket_id(cfg->restart_command, cfg->restart_timeout_ms, why);
@@ -80,6 +84,16 @@ static bool restart_pending(struct state *st)
 {
 	int64_t v = 0;
 	return state_status_get_i64(st, RESTART_PENDING_KEY, &v) == 0 && v == 1;
+}
+
+/* apply_opts.before_cached_write: arg is the state handle. */
+static int mark_restart_pending(void *arg)
+{
+	if (state_status_set_i64(arg, RESTART_PENDING_KEY, 1) == -1) {
+		log_error("state.write_failed", "what=restart_pending");
+		return -1;
+	}
+	return 0;
 }
 
 static void maybe_restart(const struct config *cfg, struct state *st, struct ingest_result *r)
@@ -139,10 +153,13 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 		.max_delete_percent = cfg->max_delete_percent,
 		.app_config_from_env = cfg->ui_config_disabled,
 		.keys = {cfg->encryption_key, cfg->encryption_key_len, cfg->keys_storage, cfg->keys_path},
+		.before_cached_write = mark_restart_pending,
+		.hook_arg = st,
 	};
 	struct payload p;
 	enum envelope_error e;
 	enum apply_status as;
+	bool was_pending;
 	int lock, rc = -1;
 
 	memset(r, 0, sizeof(*r));
@@ -175,9 +192,12 @@ int ingest_wire(const struct config *cfg, const struct node_key *me, struct stat
 	}
 	o.app_config_via_api = appconfig_step_enabled(cfg) && payload_table(&p, APPCONFIG_TABLE) != NULL;
 	log_debug("apply.started", "generation=%" PRIu64 " dry_run=%d", p.generation, io->dry_run ? 1 : 0);
+	was_pending = restart_pending(st);
 	as = apply_payload(db, &p, &o, &r->apply, err, errlen);
 	if (as != APPLY_OK) {
 		r->reason = apply_status_reason(as);
+		if (!was_pending && r->apply.restart_needed && !r->apply.wrote && !io->dry_run)
+			state_status_set_i64(st, RESTART_PENDING_KEY, 0); /* nothing was written */
 		goto out;
 	}
 	if (!io->dry_run) {

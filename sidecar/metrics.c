@@ -9,8 +9,10 @@
 #include <string.h>
 
 static const char *const reason_names[METRICS_FAIL_COUNT] = {
-	"auth",	 "decrypt", "sender", "replay", "schema_mismatch",
-	"busy",	 "network", "valve",  "invalid", "internal",
+	"auth",		     "decrypt",	      "sender",	     "replay",
+	"schema_mismatch",   "busy",	      "network",     "valve",
+	"invalid",	     "payload_too_large", "export_failed", "not_primary",
+	"unavailable",	     "internal",
 };
 
 static const char *const op_names[METRICS_OP_COUNT] = {"insert", "update", "delete"};

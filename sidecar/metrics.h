@@ -31,6 +31,10 @@ enum metrics_reason {
 	METRICS_FAIL_NETWORK,
 	METRICS_FAIL_VALVE,
 	METRICS_FAIL_INVALID,
+	METRICS_FAIL_PAYLOAD_TOO_LARGE, /* the primary's payload exceeds its SYNC_MAX_PAYLOAD_SIZE */
+	METRICS_FAIL_EXPORT_FAILED,	/* the primary could not build or seal the export */
+	METRICS_FAIL_NOT_PRIMARY,	/* SYNC_PRIMARY_URL answers, but not as a primary */
+	METRICS_FAIL_UNAVAILABLE,	/* the primary is shutting down */
 	METRICS_FAIL_INTERNAL,
 	METRICS_FAIL_COUNT
 };

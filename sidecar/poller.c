@@ -9,6 +9,7 @@
 #include "memtrim.h"
 #include "metrics.h"
 #include "pidb.h"
+#include "refusal.h"
 #include "state.h"
 
 #include <curl/curl.h>
@@ -52,6 +53,7 @@ struct fetch {
 	long status;
 	int64_t held_ms; /* from request sent to first byte of a long poll: the primary's wait */
 	char sender_hint[64];
+	char refusal[32]; /* X-Pocket-Id-Sync-Refusal: why the primary refused */
 	bool too_large;
 };
 
@@ -101,20 +103,28 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* When the header line data (len bytes) is "name: value", copies the value
+ * (truncated) into out. */
+static void header_value(const char *data, size_t len, const char *name, char *out, size_t n)
+{
+	size_t nl = strlen(name), i = nl + 1, k = 0;
+
+	if (len <= nl + 1 || strncasecmp(data, name, nl) != 0 || data[nl] != ':')
+		return;
+	while (i < len && data[i] == ' ')
+		i++;
+	while (i < len && k + 1 < n && data[i] != '\r' && data[i] != '\n')
+		out[k++] = data[i++];
+	out[k] = '\0';
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
 {
 	struct fetch *f = arg;
 	size_t len = size * n;
-	static const char name[] = "x-pocket-id-sync-sender:";
 
-	if (len > sizeof(name) && strncasecmp(data, name, sizeof(name) - 1) == 0) {
-		size_t i = sizeof(name) - 1, k = 0;
-		while (i < len && data[i] == ' ')
-			i++;
-		while (i < len && k + 1 < sizeof(f->sender_hint) && data[i] != '\r' && data[i] != '\n')
-			f->sender_hint[k++] = data[i++];
-		f->sender_hint[k] = '\0';
-	}
+	header_value(data, len, "X-Pocket-Id-Sync-Sender", f->sender_hint, sizeof(f->sender_hint));
+	header_value(data, len, REFUSAL_HEADER, f->refusal, sizeof(f->refusal));
 	return len;
 }
 
@@ -308,6 +318,24 @@ static void record_failure(struct poller *p, const char *reason, const char *msg
 	log_warn("sync.failed", "reason=%s error=%s", reason, log_quote(q, sizeof(q), msg));
 }
 
+/* The primary refused and named why (refusal.h): that name is the failure
+ * reason, and the first line of its text body is the message. */
+static void record_refusal(struct poller *p, const struct fetch *f)
+{
+	char text[200] = "", msg[260];
+	size_t n = f->body != NULL ? f->len : 0;
+
+	if (n >= sizeof(text))
+		n = sizeof(text) - 1;
+	if (n > 0)
+		memcpy(text, f->body, n);
+	text[n] = '\0';
+	text[strcspn(text, "\r\n")] = '\0';
+	snprintf(msg, sizeof(msg), "the primary refused (HTTP %ld): %s", f->status,
+		 text[0] != '\0' ? text : "no reason given");
+	record_failure(p, f->refusal, msg);
+}
+
 /* held_ms: how long the primary held the poll, which is waiting, not work. */
 static void record_success(struct poller *p, int64_t started_ms, int64_t held_ms)
 {
@@ -439,6 +467,8 @@ static int poll_once(struct poller *p, bool full)
 	} else if (f.status == 401 || f.status == 403) {
 		describe_refused_token(p, msg, sizeof(msg));
 		record_failure(p, "auth", msg);
+	} else if (f.status != 200 && f.status != 304 && refusal_known(f.refusal)) {
+		record_refusal(p, &f);
 	} else if (f.status == 304) {
 		rc = 0;
 		/* A restart that failed after an earlier apply is retried once

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "pidb.h"
 #include "produce.h"
+#include "refusal.h"
 #include "state.h"
 
 #include <event2/event.h>
@@ -174,10 +175,17 @@ static void on_payload_sent(struct evhttp_request *req, void *arg)
 	memtrim();
 }
 
-static void log_export_failed(const char *peer, const char *err)
+static void log_export_failed(const char *peer, const char *reason, const char *err)
 {
 	char q[600];
-	log_error("export.failed", "peer=%s error=%s", peer, log_quote(q, sizeof(q), err));
+	log_error("export.failed", "peer=%s reason=%s error=%s", peer, reason, log_quote(q, sizeof(q), err));
+}
+
+/* The export could not be built (its cause was logged where it happened). */
+static void refuse_export(struct primary *p, struct evhttp_request *req, int status)
+{
+	metrics_fail(p->m, METRICS_FAIL_EXPORT_FAILED);
+	http_reply_refusal(req, status, REFUSAL_EXPORT_FAILED, "export failed; see the primary's log\n");
 }
 
 static void reply_payload(struct primary *p, struct evhttp_request *req, struct snapshot *snap,
@@ -189,8 +197,15 @@ static void reply_payload(struct primary *p, struct evhttp_request *req, struct 
 
 	if (produce_seal(snap, p->me, peer_pub, p->cfg->max_payload_bytes, &wire, &len, err,
 			 sizeof(err)) == -1) {
-		log_export_failed(peer, err);
-		http_reply_text(req, 500, "export failed; see the primary's log\n");
+		bool too_large = len > p->cfg->max_payload_bytes;
+		log_export_failed(peer, too_large ? REFUSAL_PAYLOAD_TOO_LARGE : REFUSAL_EXPORT_FAILED, err);
+		if (too_large) {
+			metrics_fail(p->m, METRICS_FAIL_PAYLOAD_TOO_LARGE);
+			strncat(err, "\n", sizeof(err) - strlen(err) - 1);
+			http_reply_refusal(req, 500, REFUSAL_PAYLOAD_TOO_LARGE, err);
+		} else {
+			refuse_export(p, req, 500);
+		}
 		return;
 	}
 	snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", snap->p.generation);
@@ -223,8 +238,8 @@ static void send_fresh(struct primary *p, struct evhttp_request *req, const char
 	char err[512];
 
 	if (produce_snapshot(p->db, p->cfg, p->st, shipped_app_config(p), &snap, err, sizeof(err)) == -1) {
-		log_export_failed(peer, err);
-		http_reply_text(req, 503, "export failed; see the primary's log\n");
+		log_export_failed(peer, REFUSAL_EXPORT_FAILED, err);
+		refuse_export(p, req, 503);
 		return;
 	}
 	p->generation = snap.p.generation;
@@ -277,17 +292,20 @@ static void serve_waiters(struct primary *p, bool changed_only)
 		if (enrolled == 0) {
 			reply_revoked(p, w->req, w->peer);
 		} else if (enrolled == -1) {
-			http_reply_text(w->req, 503, "cannot read state.db; see the primary's log\n");
+			refuse_export(p, w->req, 503);
 		} else if (w->after != p->generation) {
 			if (!have && produce_snapshot(p->db, p->cfg, p->st, shipped_app_config(p), &snap,
 						      err, sizeof(err)) == 0) {
 				have = true;
 				p->generation = snap.p.generation;
+			} else if (!have) {
+				log_error("export.failed", "peer=%s reason=%s error=%s", w->peer,
+					  REFUSAL_EXPORT_FAILED, err);
 			}
 			if (have)
 				reply_payload(p, w->req, &snap, w->peer, w->peer_pub);
 			else
-				http_reply_text(w->req, 503, "export failed; see the primary's log\n");
+				refuse_export(p, w->req, 503);
 		} else if (!changed_only && now >= w->deadline_ms) {
 			reply_not_modified(p, w->req, w->peer);
 		} else {
@@ -358,11 +376,12 @@ void primary_export_handler(void *ctx, struct evhttp_request *req, const struct 
 
 	refresh_peers_metric(p); /* peers come and go through the admin API and the CLI */
 	if (parse_wait(req, &wait) == -1) {
-		http_reply_text(req, 400, "wait must be a whole number of seconds from 0 to 300\n");
+		http_reply_refusal(req, 400, REFUSAL_INVALID,
+				   "wait must be a whole number of seconds from 0 to 300\n");
 		return;
 	}
 	if (refresh_generation(p) == -1) {
-		http_reply_text(req, 503, "export failed; see the primary's log\n");
+		refuse_export(p, req, 503);
 		return;
 	}
 	if (!parse_etag(inm, &after) || after != p->generation) {
@@ -434,7 +453,8 @@ void primary_free(struct primary *p)
 	if (p == NULL)
 		return;
 	for (size_t i = 0; i < p->nwaiters; i++)
-		http_reply_text(p->waiters[i].req, 503, "shutting down\n");
+		http_reply_refusal(p->waiters[i].req, 503, REFUSAL_UNAVAILABLE,
+				   "the primary is shutting down\n");
 	if (p->tick != NULL)
 		event_free(p->tick);
 	appconfig_free(&p->ac);

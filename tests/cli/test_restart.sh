@@ -86,5 +86,23 @@ same "nothing runs any more" "$(runs)" 4
 check "a dry run never restarts" 0 "$BIN" apply --dry-run --env-file "$SENV" "$tmp/p.sealed"
 same "still four runs" "$(runs)" 4
 
+# A kill after Pocket ID's transaction committed but before the command
+# succeeded (here the command kills the apply itself) must not lose the
+# restart: it was recorded in state.db before the commit.
+node killed none secondary
+echo "SYNC_PRIMARY_PUBKEY=$("$BIN" pubkey --env-file "$tmp/primary/sync.env")" >>"$tmp/killed/sync.env"
+KENV=$tmp/killed/sync.env
+check "export for a second secondary" 0 "$BIN" export --env-file "$tmp/primary/sync.env" \
+	--to "$("$BIN" pubkey --env-file "$KENV")" -o "$tmp/k.sealed"
+export SYNC_RESTART_COMMAND="echo run >>'$tmp/runs'; kill -9 \$PPID"
+check "apply killed from within the restart command" 137 "$BIN" apply --env-file "$KENV" "$tmp/k.sealed"
+same "the command ran (a fifth time)" "$(runs)" 5
+export SYNC_RESTART_COMMAND="echo run >>'$tmp/runs'"
+check "the same payload after the kill" 0 "$BIN" apply --env-file "$KENV" "$tmp/k.sealed"
+contains "the restart lost to the kill is run again" "event=restart.done why=retry"
+same "the command ran a sixth time" "$(runs)" 6
+check "once it succeeded" 0 "$BIN" apply --env-file "$KENV" "$tmp/k.sealed"
+same "nothing runs after that" "$(runs)" 6
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -80,6 +80,27 @@ same "too large: nothing applied" "$(users sm)" 0
 stop sm
 same "too large: exits 0" "$STOP_RC" 0
 
+echo "# a payload larger than the primary's SYNC_MAX_PAYLOAD_SIZE: the primary refuses and says why"
+node tp primary demo 8 SYNC_MAX_PAYLOAD_SIZE=4KiB || finish
+start tp || finish
+node tl secondary none 1 "SYNC_PRIMARY_URL=$(url tp '')" SYNC_INTERVAL=1s SYNC_LONG_POLL_TIMEOUT=1s || finish
+enrol tl tp || finish
+if wait_for 30 metric_above tl 'failures_total{reason="payload_too_large"}' 0; then
+	ok "primary's limit: the secondary counts payload_too_large"
+else bad "primary's limit: no payload_too_large on the secondary" "$(scrape tl | grep failures_total; tail -5 "${LOG[tl]}")"; fi
+same "primary's limit: not reported as a network failure" "$(metric tl 'failures_total{reason="network"}')" 0
+holds "primary's limit: the secondary logs the primary's message" \
+	grep -q 'event=sync.failed reason=payload_too_large error="the primary refused (HTTP 500): the payload would be [0-9]* bytes, more than SYNC_MAX_PAYLOAD_SIZE' "${LOG[tl]}"
+holds "primary's limit: status --tsv names the reason" \
+	grep -q $'^last_error\tpayload_too_large: the primary refused' <<<"$("$BIN" status --tsv --env-file "$(envf tl)" 2>&1)"
+holds "primary's limit: the primary counts it too" metric_above tp 'failures_total{reason="payload_too_large"}' 0
+holds "primary's limit: the primary logs the reason" grep -q 'event=export.failed peer=tl reason=payload_too_large' "${LOG[tp]}"
+same "primary's limit: nothing applied" "$(users tl)" 0
+same "a secondary's /sync/export names itself: 404" "$(code "$(url tl /sync/export)" -D "$tmp/tl.headers")" 404
+holds "... with X-Pocket-Id-Sync-Refusal: not_primary" grep -qi '^X-Pocket-Id-Sync-Refusal: not_primary' "$tmp/tl.headers"
+stop tl
+stop tp
+
 echo "# Pocket ID holds the secondary's write lock while a change arrives"
 node bz secondary none 1 "SYNC_PRIMARY_URL=$P_URL" SYNC_INTERVAL=1s SYNC_LONG_POLL_TIMEOUT=1s \
 	SYNC_BUSY_TIMEOUT=50ms || finish

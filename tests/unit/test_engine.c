@@ -71,6 +71,47 @@ static void expect_refused(struct pair *x, const struct payload *p, const struct
 	free(after);
 }
 
+/* before_cached_write sees the database unchanged (so the caller can record
+ * a restart before anything commits), and a hook that fails aborts the
+ * apply with nothing written; an apply that changes nothing cached never
+ * calls it. */
+struct hook_probe {
+	sqlite3 *db;
+	int calls, users_seen, result;
+};
+
+static int probe_hook(void *arg)
+{
+	struct hook_probe *h = arg;
+	h->calls++;
+	h->users_seen = fx_count(h->db, "SELECT count(*) FROM users");
+	return h->result;
+}
+
+static void test_restart_hook_before_writes(void **state)
+{
+	struct pair x = pair_new("v2.14", false);
+	struct hook_probe h = {x.s, 0, -1, -1};
+	struct apply_opts o = {.max_delete_percent = 100, .before_cached_write = probe_hook, .hook_arg = &h};
+	struct apply_result r;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(sync_opts(&x, &o, &r, err), APPLY_ERR_DB);
+	assert_non_null(strstr(err, "nothing was changed"));
+	assert_int_equal(h.calls, 1);
+	assert_false(r.wrote);
+	assert_int_equal(fx_count(x.s, "SELECT count(*) FROM users"), 0);
+	h.result = 0;
+	assert_int_equal(sync_opts(&x, &o, &r, err), APPLY_OK);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(h.users_seen, 0); /* called before the rows were written */
+	assert_true(r.wrote && r.restart_needed);
+	assert_int_equal(sync_opts(&x, &o, &r, err), APPLY_OK);
+	assert_int_equal(h.calls, 2); /* nothing changed: no call */
+	pair_free(&x);
+}
+
 /* A secondary whose ENCRYPTION_KEY is not the one its Pocket ID uses cannot
  * read its own JWT key: replacing it would leave Pocket ID a key it cannot
  * decrypt, so the apply is refused and nothing is written. */
@@ -441,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_valve_and_force),
 		cmocka_unit_test(test_concurrent_local_writer),
 		cmocka_unit_test(test_content_hash_stable),
+		cmocka_unit_test(test_restart_hook_before_writes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

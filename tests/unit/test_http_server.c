@@ -43,7 +43,7 @@ struct resp {
 	int done, code;
 	char *body;
 	size_t len;
-	char allow[64], www[64], ctype[128], gen[16];
+	char allow[64], www[64], ctype[128], gen[16], refusal[32];
 };
 
 static int fx_health(void *ctx, char *reason, size_t n)
@@ -137,6 +137,8 @@ static void on_response(struct evhttp_request *req, void *arg)
 		snprintf(r->ctype, sizeof(r->ctype), "%s", v);
 	if ((v = evhttp_find_header(h, "X-Generation")) != NULL)
 		snprintf(r->gen, sizeof(r->gen), "%s", v);
+	if ((v = evhttp_find_header(h, "X-Pocket-Id-Sync-Refusal")) != NULL)
+		snprintf(r->refusal, sizeof(r->refusal), "%s", v);
 }
 
 /* Sends a request; the reply lands in r once the loop runs. */
@@ -317,6 +319,7 @@ static void test_export_auth(void **unused)
 	snprintf(auth, sizeof(auth), "Bearer %s", tok);
 	get(f, "/sync/export", auth, &r);
 	assert_string_equal(r.www, "Bearer");
+	assert_string_equal(r.refusal, "auth"); /* the secondary counts it by this name */
 	expect(&r, 401, "unauthorized\n");
 	snprintf(auth, sizeof(auth), "Bearer %s extra", other);
 	get(f, "/sync/export", auth, &r);
@@ -373,8 +376,10 @@ static void test_secondary_routes(void **unused)
 	struct resp r;
 	(void)unused;
 	get(f, "/sync/export", "Bearer x", &r);
+	assert_string_equal(r.refusal, "not_primary"); /* a secondary says what it is */
 	expect(&r, 404, NULL);
 	get(f, "/sync/admin/peers", NULL, &r);
+	assert_string_equal(r.refusal, "");
 	expect(&r, 404, NULL);
 	request(f, http_server_port(f->srv), EVHTTP_REQ_DELETE, "/sync/admin/peers/a", NULL, NULL,
 		&r);
