@@ -9,12 +9,12 @@
 #include "change_watch.h"
 
 #include "errbuf.h"
+#include "log.h"
 #include "schema.h"
 #include "wal_scan.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -234,6 +234,7 @@ static int check_locked(struct change_watch *w, sqlite3 *db, const struct jwt_st
 	if (full != NULL) {
 		w->stats.full++;
 		w->stats.full_reason = full;
+		log_debug("primary.rehash_all", "reason=\"%s\"", full);
 		w->full_ms = mono_ms();
 		if (load_schema(w, db, &changed, err, errlen) == -1)
 			return -1;

@@ -297,36 +297,26 @@ static void hasher_end(struct hasher *h, int rc, uint8_t out[static 32])
 int export_hash_in_txn(sqlite3 *db, const struct jwt_store_cfg *keys, struct export_result *res,
 		       char *err, size_t errlen)
 {
-	struct hasher *h = malloc(sizeof(*h));
+	struct hasher h;
 	int rc;
 
-	if (h == NULL)
-		return errf(err, errlen, "out of memory");
-	if (hasher_start(h, err, errlen) == -1) {
-		free(h);
+	if (hasher_start(&h, err, errlen) == -1)
 		return -1;
-	}
-	rc = export_locked(db, keys, NULL, res, h, err, errlen);
-	hasher_end(h, rc, res->content_hash);
-	free(h);
+	rc = export_locked(db, keys, NULL, res, &h, err, errlen);
+	hasher_end(&h, rc, res->content_hash);
 	return rc;
 }
 
 int export_table_digest(sqlite3 *db, const struct schema_table *t, uint8_t out[static 32],
 			char *err, size_t errlen)
 {
-	struct hasher *h = malloc(sizeof(*h));
+	struct hasher h;
 	int rc;
 
-	if (h == NULL)
-		return errf(err, errlen, "out of memory");
-	if (hasher_start(h, err, errlen) == -1) {
-		free(h);
+	if (hasher_start(&h, err, errlen) == -1)
 		return -1;
-	}
-	rc = export_table(db, t, h, NULL, err, errlen);
-	hasher_end(h, rc, out);
-	free(h);
+	rc = export_table(db, t, &h, NULL, err, errlen);
+	hasher_end(&h, rc, out);
 	return rc;
 }
 

@@ -227,7 +227,7 @@ static unsigned env_uint(const char *name, unsigned dflt)
 
 static void test_never_misses(void **state)
 {
-	unsigned ops = env_uint("CHANGE_WATCH_OPS", 2000);
+	unsigned ops = env_uint("CHANGE_WATCH_OPS", 1500);
 	uint64_t seeds[] = {1, 2};
 	size_t nseeds = 2;
 
