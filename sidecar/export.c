@@ -273,16 +273,61 @@ out:
 	return rc;
 }
 
+static int hasher_start(struct hasher *h, char *err, size_t errlen)
+{
+	h->n = 0;
+	h->md = EVP_MD_CTX_new();
+	if (h->md == NULL || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(h->md);
+		return errf(err, errlen, "cannot start SHA-256");
+	}
+	return 0;
+}
+
+/* Finishes into out (when rc is 0) and wipes the buffer, which may have
+ * held the JWK. */
+static void hasher_end(struct hasher *h, int rc, uint8_t out[static 32])
+{
+	if (rc == 0)
+		hasher_finish(h, out);
+	OPENSSL_cleanse(h->buf, sizeof(h->buf));
+	EVP_MD_CTX_free(h->md);
+}
+
+int export_hash_in_txn(sqlite3 *db, const struct jwt_store_cfg *keys, struct export_result *res,
+		       char *err, size_t errlen)
+{
+	struct hasher h;
+	int rc;
+
+	if (hasher_start(&h, err, errlen) == -1)
+		return -1;
+	rc = export_locked(db, keys, NULL, res, &h, err, errlen);
+	hasher_end(&h, rc, res->content_hash);
+	return rc;
+}
+
+int export_table_digest(sqlite3 *db, const struct schema_table *t, uint8_t out[static 32],
+			char *err, size_t errlen)
+{
+	struct hasher h;
+	int rc;
+
+	if (hasher_start(&h, err, errlen) == -1)
+		return -1;
+	rc = export_table(db, t, &h, NULL, err, errlen);
+	hasher_end(&h, rc, out);
+	return rc;
+}
+
 int export_snapshot(sqlite3 *db, const struct jwt_store_cfg *keys, struct payload *p,
 		    struct export_result *res, char *err, size_t errlen)
 {
-	struct hasher h = {.md = EVP_MD_CTX_new()};
+	struct hasher h;
 	int rc;
 
-	if (h.md == NULL || EVP_DigestInit_ex(h.md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(h.md);
-		return errf(err, errlen, "cannot start SHA-256");
-	}
+	if (hasher_start(&h, err, errlen) == -1)
+		return -1;
 	if (p != NULL)
 		memset(p, 0, sizeof(*p));
 	/* One read transaction: the snapshot is consistent while Pocket ID writes. */
@@ -292,10 +337,7 @@ int export_snapshot(sqlite3 *db, const struct jwt_store_cfg *keys, struct payloa
 	}
 	rc = export_locked(db, keys, p, res, &h, err, errlen);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	if (rc == 0)
-		hasher_finish(&h, res->content_hash);
-	OPENSSL_cleanse(h.buf, sizeof(h.buf));
-	EVP_MD_CTX_free(h.md);
+	hasher_end(&h, rc, res->content_hash);
 	if (rc == -1 && p != NULL)
 		payload_free(p);
 	return rc;

@@ -1,12 +1,14 @@
 /* primary: export endpoint with long poll. The change check is cheap: the
  * connection's PRAGMA data_version only moves when another connection
- * (Pocket ID) committed; only then is the content hash recomputed, and the
+ * (Pocket ID) committed; only then does change_watch.c look at what the
+ * commits wrote (re-hashing only the durable tables they touched), and the
  * generation advances only when the shipped content really changed (audit
  * logs and sessions move data_version but not the hash). */
 #include "primary.h"
 
 #include "appconfig_step.h"
 #include "b64.h"
+#include "change_watch.h"
 #include "drift.h"
 #include "http_server.h"
 #include "log.h"
@@ -49,6 +51,7 @@ struct primary {
 	struct state *st;
 	struct metrics *m;
 	sqlite3 *db;
+	struct change_watch *watch;
 	int64_t data_version;
 	uint64_t generation;
 	int64_t capture_clients; /* last count logged, -1 = none yet */
@@ -146,7 +149,7 @@ static int refresh_generation(struct primary *p)
 		return 0;
 	if (ac_on)
 		read_app_config(p);
-	if (export_snapshot(p->db, &keys, NULL, &res, err, sizeof(err)) == -1)
+	if (change_watch_check(p->watch, p->db, &keys, &res, err, sizeof(err)) == -1)
 		goto fail;
 	if (p->have_ac)
 		appconfig_mix_hash(res.content_hash, &p->ac);
@@ -431,6 +434,10 @@ struct primary *primary_new(struct event_base *base, const struct config *cfg,
 			      .capture_clients = -1};
 	if (pidb_open(cfg->db_path, cfg->busy_timeout_ms, &p->db, err, errlen) == -1)
 		goto fail;
+	if ((p->watch = change_watch_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	p->tick = evtimer_new(base, on_tick, p);
 	if (p->tick == NULL) {
 		snprintf(err, errlen, "cannot create a timer");
@@ -459,5 +466,6 @@ void primary_free(struct primary *p)
 		event_free(p->tick);
 	appconfig_free(&p->ac);
 	sqlite3_close(p->db);
+	change_watch_free(p->watch);
 	free(p);
 }

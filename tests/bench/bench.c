@@ -37,7 +37,9 @@
 
 static const char usage[] =
 	"usage: pocket-id-sync-bench [--users N] [--reps R] [--tsv] [--dir DIR] [--schema FILE]\n"
-	"       pocket-id-sync-bench --daemons [--users N] [--changes N] [--bin PATH] [--tsv] [--dir DIR]\n"
+	"       pocket-id-sync-bench --daemons [--users N] [--changes N]\n"
+	"                            [--login-load R [--load-seconds S] [--load-warmup W]]\n"
+	"                            [--bin PATH] [--tsv] [--dir DIR]\n"
 	"\n"
 	"Builds a Pocket ID v2.14 primary with N users (1-3 passkeys each, groups and\n"
 	"memberships, custom claims, OIDC clients with allowed groups, API keys) and\n"
@@ -59,11 +61,17 @@ static const char usage[] =
 	"                127.0.0.1 and measure change-to-visible latency (p50/p99), the\n"
 	"                cost of an unchanged poll and idle RSS\n"
 	"  --changes N   changes timed in --daemons mode (default 200)\n"
+	"  --login-load R  --daemons mode, last: R audit-log inserts a second (what every\n"
+	"                Pocket ID login writes; nothing durable) on the primary, and its\n"
+	"                CPU over the window from /proc (utime + stime) and whether the\n"
+	"                generation moved\n"
+	"  --load-seconds S  the measured login-load window (default 30)\n"
+	"  --load-warmup W   login load before the window, not measured (default 60)\n"
 	"  --bin PATH    the pocket-id-sync binary for --daemons (default: the one next\n"
 	"                to this program)\n";
 
 struct opts {
-	int users, reps, changes;
+	int users, reps, changes, load[3]; /* load: see bench_daemon_main */
 	bool tsv, daemons;
 	const char *dir, *schema, *bin, *side;
 };
@@ -159,6 +167,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		} else if (strcmp(a, "--reps") == 0 && parse_int(v, 1, MAX_REPS, &o->reps) == 0) {
 			i++;
 		} else if (strcmp(a, "--changes") == 0 && parse_int(v, 1, 1000000, &o->changes) == 0) {
+			i++;
+		} else if (strcmp(a, "--login-load") == 0 && parse_int(v, 1, 10000, &o->load[0]) == 0) {
+			i++;
+		} else if (strcmp(a, "--load-seconds") == 0 && parse_int(v, 1, 3600, &o->load[1]) == 0) {
+			i++;
+		} else if (strcmp(a, "--load-warmup") == 0 && parse_int(v, 0, 3600, &o->load[2]) == 0) {
 			i++;
 		} else if (strcmp(a, "--dir") == 0 && v != NULL) {
 			o->dir = argv[++i];
@@ -756,7 +770,8 @@ static int pipeline_main(const struct opts *o, const char *dir)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.users = 10000, .reps = 5, .changes = 200, .schema = PIS_BENCH_SCHEMA};
+	struct opts o = {.users = 10000, .reps = 5, .changes = 200, .load = {0, 30, 60},
+			 .schema = PIS_BENCH_SCHEMA};
 	char tmpl[600], bin[PATH_MAX + 32];
 	const char *dir;
 	int rc;
@@ -785,7 +800,7 @@ int main(int argc, char **argv)
 		}
 		if (access(o.bin, X_OK) != 0)
 			die("no pocket-id-sync binary (use --bin)", o.bin);
-		rc = bench_daemon_main(o.bin, o.schema, dir, o.users, o.changes, o.tsv);
+		rc = bench_daemon_main(o.bin, o.schema, dir, o.users, o.changes, o.tsv, o.load);
 	} else {
 		rc = pipeline_main(&o, dir);
 	}

@@ -34,8 +34,10 @@ void bench_gen_local(sqlite3 *db, int users, int per_user);
 /* Removes path and its -wal and -shm files. */
 void bench_unlink_db(const char *path);
 
-/* bench_daemon.c: the second mode (see its header). Returns the exit status. */
+/* bench_daemon.c: the second mode (see its header); load = {writes a second
+ * (0 = no login load), measured seconds, warm-up seconds}. Returns the exit
+ * status. */
 int bench_daemon_main(const char *bin, const char *schema_path, const char *dir, int users,
-		      int changes, int tsv);
+		      int changes, int tsv, const int load[3]);
 
 #endif

@@ -2,7 +2,8 @@
  * secondary (`pocket-id-sync run`) on loopback, bootstraps them through the
  * admin API, then measures change-to-visible latency with the change push
  * (p50/p99 over many changes), the cost of an unchanged poll on the wire and
- * in primary CPU time, and the daemons' idle RSS. Not a test: it asserts
+ * in primary CPU time, and the daemons' idle RSS; with a login load, the
+ * primary's CPU while Pocket ID-like local writes (audit logs) go on. Not a test: it asserts
  * no timing and prints numbers, but fails when the secondary does not end
  * with the primary's durable data. The databases come from bench_gen.c. */
 #include "bench.h"
@@ -87,7 +88,7 @@ static void write_env(struct node *n, const char *base, const char *extra)
 	if (f == NULL)
 		die("cannot write an env file");
 	fprintf(f, "DB_CONNECTION_STRING=%s/%s.db\nENCRYPTION_KEY=%s-encryption-key-0123\n"
-		   "SYNC_STATE_DIR=%s/%s-state\nSYNC_LISTEN=127.0.0.1:0\nSYNC_METRICS_LISTEN=127.0.0.1:0\n%s",
+		   "SYNC_STATE_DIR=%s/%s-state\nSYNC_LISTEN=127.0.0.1:0\nSYNC_METRICS_LISTEN=127.0.0.1:0\nSYNC_MAX_PAYLOAD_SIZE=1GiB\n%s",
 		base, n->name, n->name, base, n->name, extra);
 	fclose(f);
 }
@@ -280,36 +281,59 @@ static int durable_identical(sqlite3 *pdb, sqlite3 *sdb)
 	return memcmp(a.content_hash, b.content_hash, 32) == 0;
 }
 
+/* A curl handle for GET /sync/export?wait=0 as the probe peer, with
+ * If-None-Match: etag unless etag is NULL; *h is the header list to free. */
+static CURL *export_request(const struct node *p, const char *token, const char *etag,
+			    struct curl_slist **h, struct buf *b)
+{
+	char url[128], hdr[128];
+	CURL *c = curl_easy_init();
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/sync/export?wait=0", p->port);
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", token);
+	*h = curl_slist_append(NULL, hdr);
+	if (etag != NULL) {
+		snprintf(hdr, sizeof(hdr), "If-None-Match: %s", etag);
+		*h = curl_slist_append(*h, hdr);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	return c;
+}
+
+/* The primary's current generation, as the ETag of a plain export (malloc'd). */
+static char *current_etag(const struct node *p, const char *token)
+{
+	struct curl_slist *h;
+	struct buf b = {0};
+	struct curl_header *e;
+	CURL *c = export_request(p, token, NULL, &h, &b);
+	char *etag = NULL;
+
+	if (curl_easy_perform(c) == CURLE_OK &&
+	    curl_easy_header(c, "ETag", 0, CURLH_HEADER, -1, &e) == CURLHE_OK)
+		etag = strdup(e->value);
+	free(b.p);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (etag == NULL)
+		die("no ETag from the primary");
+	return etag;
+}
+
 /* Unchanged polls: If-None-Match with the current generation, wait=0. */
 static void measure_unchanged(const struct node *p, const char *token, int polls, double *bytes,
 			      double *cpu_ms)
 {
-	char url[128], auth[128], inm[64];
-	struct curl_slist *h = NULL;
+	struct curl_slist *h;
 	struct buf b = {0};
-	CURL *c = curl_easy_init();
 	double cpu0, total = 0;
 	long req_size, hdr_size;
-	char *etag = NULL;
+	char *etag = current_etag(p, token);
+	CURL *c = export_request(p, token, etag, &h, &b);
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/sync/export?wait=0", p->port);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	h = curl_slist_append(h, auth);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_perform(c); /* learn the generation from the ETag */
-	{
-		struct curl_header *e;
-		if (curl_easy_header(c, "ETag", 0, CURLH_HEADER, -1, &e) == CURLHE_OK)
-			etag = strdup(e->value);
-	}
-	if (etag == NULL)
-		die("no ETag from the primary");
-	snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
-	h = curl_slist_append(h, inm);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	cpu0 = cpu_seconds(p->pid);
 	for (int i = 0; i < polls; i++) {
 		long code = 0;
@@ -330,9 +354,82 @@ static void measure_unchanged(const struct node *p, const char *token, int polls
 	curl_easy_cleanup(c);
 }
 
-int bench_daemon_main(const char *bin, const char *schema_path, const char *dir, int users,
-		      int changes, int tsv)
+struct login_load {
+	int per_s, seconds, warmup;
+	double cpu_pct; /* of one core, utime + stime of the primary over the window */
+	long writes;
+	int generation_moved;
+};
+
+static void insert_login(sqlite3 *pdb)
 {
+	exec_sql(pdb, "INSERT INTO audit_logs(id,created_at,event,ip_address,user_agent,data,"
+		      "user_id,country,city) VALUES (lower(hex(randomblob(16))), "
+		      "strftime('%Y-%m-%d %H:%M:%f+00:00','now'), 'SIGN_IN', '198.51.100.7', "
+		      "'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0', '{\"clientName\":\"App 1\"}', "
+		      "(SELECT id FROM users WHERE rowid = 1), 'DE', 'Berlin')");
+}
+
+/* per_s logins a second for seconds, paced on the clock; returns the writes. */
+static long run_logins(sqlite3 *pdb, int per_s, int seconds)
+{
+	double t0 = now_ms(), left;
+	long n = (long)per_s * seconds;
+
+	for (long i = 0; i < n; i++) {
+		double due = t0 + (double)i * 1000.0 / per_s;
+		if (due > now_ms())
+			sleep_ms((long)(due - now_ms()) + 1);
+		insert_login(pdb);
+	}
+	if ((left = t0 + (double)seconds * 1000.0 - now_ms()) > 0)
+		sleep_ms((long)left);
+	return n;
+}
+
+/* rate writes a second into audit_logs (what every Pocket ID login adds)
+ * while the secondary holds its long poll (so the primary checks every
+ * 200 ms); nothing durable changes. A warm-up at the same rate first lets
+ * the WAL file reach its working size, as on any running Pocket ID (while
+ * it still grows, a WAL restart can leave the primary unsure whether it saw
+ * every frame, and it then re-hashes everything). */
+static void measure_login_load(const struct node *p, sqlite3 *pdb, const char *token,
+			       struct login_load *ll)
+{
+	char *before, *after;
+	double t0, cpu0;
+
+	sleep_ms(1000); /* the secondary back in its long poll after the last change */
+	run_logins(pdb, ll->per_s, ll->warmup);
+	before = current_etag(p, token);
+	cpu0 = cpu_seconds(p->pid);
+	t0 = now_ms();
+	ll->writes = run_logins(pdb, ll->per_s, ll->seconds);
+	ll->cpu_pct = (cpu_seconds(p->pid) - cpu0) * 1000.0 / (now_ms() - t0) * 100.0;
+	after = current_etag(p, token);
+	ll->generation_moved = strcmp(before, after) != 0;
+	free(before);
+	free(after);
+}
+
+static void print_login_load(const struct login_load *ll, int tsv)
+{
+	if (tsv) {
+		printf("login_load_per_s\t%d\nlogin_load_seconds\t%d\nlogin_load_warmup_seconds\t%d\n"
+		       "login_load_writes\t%ld\nlogin_load_primary_cpu_pct\t%.2f\n"
+		       "login_load_generation_moved\t%d\n",
+		       ll->per_s, ll->seconds, ll->warmup, ll->writes, ll->cpu_pct, ll->generation_moved);
+		return;
+	}
+	printf("  %-40s %8.2f %%    <= 1 %% (%d audit-log writes/s for %d s after %d s)\n",
+	       "login load, primary CPU (one core)", ll->cpu_pct, ll->per_s, ll->seconds, ll->warmup);
+	printf("  %-40s %8s      no\n", "login load moved the generation", ll->generation_moved ? "yes" : "no");
+}
+
+int bench_daemon_main(const char *bin, const char *schema_path, const char *dir, int users,
+		      int changes, int tsv, const int load[3])
+{
+	struct login_load ll = {load[0], load[1], load[2], 0, 0, 0};
 	struct node p = {.name = "primary"}, s = {.name = "secondary"};
 	char *schema = bench_slurp(schema_path), path[600], boot[200], extra[400], probe_boot[200];
 	double *lat = calloc((size_t)changes, sizeof(double)), bytes, cpu_ms;
@@ -389,6 +486,8 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 	if (!durable_identical(pdb, sdb))
 		die("the secondary's durable data differ from the primary's");
 	measure_unchanged(&p, probe_token, 200, &bytes, &cpu_ms);
+	if (ll.per_s > 0)
+		measure_login_load(&p, pdb, probe_token, &ll);
 	sleep_ms(1000); /* let both settle into their idle long poll before reading RSS */
 	if (tsv) {
 		printf("daemon_users\t%d\ndaemon_changes\t%d\nchange_visible_p50_ms\t%.1f\n"
@@ -422,6 +521,8 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		printf("  %-40s %8ld KiB  (shared pages divided among their users)\n", "idle PSS, primary", rollup_kib(p.pid, "Pss:"));
 		printf("  %-40s %8ld KiB\n", "idle PSS, secondary", rollup_kib(s.pid, "Pss:"));
 	}
+	if (ll.per_s > 0)
+		print_login_load(&ll, tsv);
 	stop(&s);
 	stop(&p);
 	sqlite3_close(pdb);

@@ -40,12 +40,14 @@ check_keys "$out" users reps durable_rows plaintext_bytes \
 grep -qx 'verified	1' "$out"
 grep -qx 'users	200' "$out"
 
-"$bench" --daemons --users 50 --changes 10 --tsv >"$out"
+"$bench" --daemons --users 50 --changes 10 --login-load 10 --load-seconds 2 --load-warmup 1 --tsv >"$out"
 check_keys "$out" daemon_users daemon_changes change_visible_p50_ms change_visible_p99_ms \
 	change_visible_max_ms unchanged_poll_bytes unchanged_poll_primary_cpu_ms \
 	idle_rss_primary_kib idle_rss_secondary_kib idle_anon_primary_kib idle_anon_secondary_kib \
 	idle_file_primary_kib idle_file_secondary_kib idle_heap_anon_primary_kib \
 	idle_heap_anon_secondary_kib idle_pss_primary_kib idle_pss_secondary_kib \
-	daemon_durable_identical
+	daemon_durable_identical login_load_per_s login_load_seconds login_load_warmup_seconds login_load_writes \
+	login_load_primary_cpu_pct login_load_generation_moved
 grep -qx 'daemon_durable_identical	1' "$out"
+grep -qx 'login_load_writes	20' "$out"
 echo "bench.smoke: ok"

@@ -1,0 +1,56 @@
+/* change_watch: the primary's answer to "did the durable content change
+ * since the last look?", at the cost of what changed rather than of the
+ * whole database. It keeps, per durable table, a digest of its shipped rows
+ * and the set of pages its b-tree and indexes occupy (from dbstat); the
+ * commits since the last look (wal_scan.c) name the pages they wrote, and a
+ * table is re-hashed only when one of them was its own (a change to a
+ * b-tree always writes a page that was the b-tree's before). Only when a
+ * digest, the JWT key or the schema moved does it compute the content hash
+ * (export.c) again, in the same read transaction. Whenever that reasoning
+ * cannot be trusted (no WAL, WAL restarted past unread frames, schema or
+ * journal mode changed, no dbstat) and every CHANGE_WATCH_VERIFY_MS anyway,
+ * it re-hashes every table. It never writes the database. */
+#ifndef PIS_CHANGE_WATCH_H
+#define PIS_CHANGE_WATCH_H
+
+#include "export.h"
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+/* A full re-hash at least this often, as a safety net (5 minutes). */
+#define CHANGE_WATCH_VERIFY_MS (5 * 60 * 1000)
+
+struct change_watch_stats {
+	uint64_t checks;	  /* calls */
+	uint64_t full;		  /* of which re-hashed every table */
+	uint64_t tables_rehashed; /* table digests computed */
+	uint64_t exports;	  /* content hashes computed */
+	const char *full_reason;  /* why the last full re-hash happened (static) */
+};
+
+/* Test-only faults that break the reasoning on purpose, so the randomized
+ * test can show it catches a watcher that misses changes. */
+enum {
+	CHANGE_WATCH_FAULT_NO_OVERFLOW = 1,  /* page sets leave out overflow pages */
+	CHANGE_WATCH_FAULT_TRUST_WAL = 2,    /* an unreadable gap in the WAL is ignored */
+	CHANGE_WATCH_FAULT_STALE_PAGES = 4,  /* page sets never refreshed after the first */
+};
+
+struct change_watch;
+
+struct change_watch *change_watch_new(void);
+void change_watch_free(struct change_watch *w);
+/* Looks at db (outside any transaction; the caller saw PRAGMA data_version
+ * move, or wants a look anyway) and fills res with the content hash of the
+ * durable content as of now: computed afresh when anything durable may have
+ * changed, the last one otherwise. Returns 0, or -1 with err set (the next
+ * call then re-hashes everything). */
+int change_watch_check(struct change_watch *w, sqlite3 *db, const struct jwt_store_cfg *keys,
+		       struct export_result *res, char *err, size_t errlen);
+/* Makes the next check re-hash every table. */
+void change_watch_reset(struct change_watch *w);
+const struct change_watch_stats *change_watch_stats(const struct change_watch *w);
+void change_watch_test_faults(struct change_watch *w, unsigned faults);
+
+#endif
