@@ -86,12 +86,16 @@ enum appconfig_outcome appconfig_step_write(const struct config *cfg, struct sta
 	char q[600];
 
 	*changed = 0;
-	if (cfg->pocket_id_api_key == NULL)
-		return APPCONFIG_OFF;
-	if (cfg->ui_config_disabled)
-		return APPCONFIG_UI_DISABLED;
-	if (t == NULL)
-		return APPCONFIG_NOT_SHIPPED;
+	o = cfg->pocket_id_api_key == NULL ? APPCONFIG_OFF
+	    : cfg->ui_config_disabled	   ? APPCONFIG_UI_DISABLED
+	    : t == NULL			   ? APPCONFIG_NOT_SHIPPED
+					   : APPCONFIG_FAILED;
+	if (o != APPCONFIG_FAILED) {
+		/* nothing to write here any more: an earlier failure is moot */
+		if (appconfig_step_pending(st))
+			appconfig_step_record(st, NULL);
+		return o;
+	}
 	if (appconfig_from_table(t, &shipped, err, errlen) == -1)
 		o = APPCONFIG_FAILED;
 	else

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -27,8 +28,13 @@ struct target {
 	char label[300]; /* host:port, for logs */
 };
 
+/* Marks a request a forwarder sent, so that a misconfigured peer list (a
+ * peer that is another sidecar) cannot make two forwarders loop. */
+#define FORWARD_HOP_HEADER "X-Pocket-Id-Sync-Forwarded"
+
 struct forwarder {
 	struct event_base *base;
+	struct evdns_base *dns; /* peers by name resolve without blocking the loop */
 	size_t ntargets; /* [0] = this node's Pocket ID, then the peers */
 	struct target targets[FORWARD_MAX_PEERS + 1];
 };
@@ -54,6 +60,9 @@ struct call {
 	size_t len;
 	struct evkeyvalq headers;
 	size_t next;	       /* index of the next target to ask */
+	size_t last;	       /* targets asked: all, or only this node's for a forwarded request */
+	struct evhttp_connection *conn; /* the attempt in flight; freed outside its callbacks */
+	bool dispatching, failed_in_dispatch;
 	struct answer first;   /* the first answer (returned when nobody knows better) */
 	struct answer good;    /* REVOKE: the first 2xx */
 	bool have_first, have_good;
@@ -204,10 +213,18 @@ struct forwarder *forward_new(struct event_base *base, const char *local_url,
 		}
 	}
 	f->ntargets = npeers + 1;
+	f->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (f->dns == NULL) /* no resolver configured: numeric addresses still work */
+		log_warn("forward.no_resolver", "msg=\"peers given by name resolve on the event loop\"");
 	return f;
 }
 
-void forward_free(struct forwarder *f) { free(f); }
+void forward_free(struct forwarder *f)
+{
+	if (f != NULL && f->dns != NULL)
+		evdns_base_free(f->dns, 0);
+	free(f);
+}
 
 /* ---- one call ---- */
 
@@ -230,6 +247,25 @@ static void call_free(struct call *c)
 	free(c);
 }
 
+static void free_conn_later(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	evhttp_connection_free(arg);
+}
+
+/* libevent 2.1.12 does not free a connection that failed to connect even
+ * with evhttp_connection_free_on_completion, and one must not be freed
+ * inside its own callback: free it from the loop, right after. */
+static void release_conn(struct call *c)
+{
+	static const struct timeval now = {0, 0};
+
+	if (c->conn != NULL && event_base_once(c->f->base, -1, EV_TIMEOUT, free_conn_later, c->conn,
+					       &now) != 0)
+		log_warn("forward.leak", "what=connection");
+	c->conn = NULL;
+}
+
 static void finish(struct call *c)
 {
 	const struct answer *a = c->have_good ? &c->good : c->have_first ? &c->first : NULL;
@@ -242,6 +278,7 @@ static void finish(struct call *c)
 				 a->body, a->len, www ? "WWW-Authenticate" : NULL, a->www_authenticate,
 				 NULL);
 	}
+	release_conn(c);
 	call_free(c);
 }
 
@@ -272,6 +309,11 @@ static void on_answer(struct evhttp_request *resp, void *arg)
 	struct answer a = {0};
 	bool not_here;
 
+	if (c->dispatching) { /* failed inside evhttp_make_request: send_next goes on */
+		c->failed_in_dispatch = true;
+		return;
+	}
+	release_conn(c);
 	if (resp == NULL || evhttp_request_get_response_code(resp) == 0) {
 		log_warn("forward.unreachable", "target=%s", t->label);
 		send_next(c);
@@ -321,6 +363,7 @@ static int add_headers(struct call *c, struct evhttp_request *out, const struct 
 	}
 	return evhttp_add_header(h, "Host", t->label) != 0 ||
 	       evhttp_add_header(h, "X-Forwarded-For", c->xff) != 0 ||
+	       evhttp_add_header(h, FORWARD_HOP_HEADER, "1") != 0 ||
 	       evhttp_add_header(h, "Connection", "close") != 0 ? -1 : 0;
 }
 
@@ -330,31 +373,37 @@ static void send_next(struct call *c)
 	const struct target *t;
 	struct evhttp_connection *conn;
 	struct evhttp_request *out;
+	int rc;
 
-	if (c->next >= c->f->ntargets) {
-		finish(c);
-		return;
-	}
-	t = &c->f->targets[c->next++];
-	conn = evhttp_connection_base_new(c->f->base, NULL, t->host, t->port);
-	out = conn != NULL ? evhttp_request_new(on_answer, c) : NULL;
-	if (out == NULL || add_headers(c, out, t) == -1 ||
-	    (c->len > 0 && evbuffer_add(evhttp_request_get_output_buffer(out), c->body, c->len) != 0)) {
-		if (out != NULL)
-			evhttp_request_free(out);
-		if (conn != NULL)
-			evhttp_connection_free(conn);
-		log_warn("forward.unreachable", "target=%s reason=setup", t->label);
-		send_next(c);
-		return;
-	}
-	evhttp_connection_set_timeout(conn, FORWARD_TIMEOUT_SECONDS);
-	evhttp_connection_set_max_body_size(conn, FORWARD_MAX_BODY);
-	evhttp_connection_set_retries(conn, 0);
-	evhttp_connection_free_on_completion(conn);
-	if (evhttp_make_request(conn, out, c->method, c->uri) != 0) {
-		log_warn("forward.unreachable", "target=%s reason=request", t->label);
-		send_next(c); /* libevent freed out and, on completion, conn */
+	for (;;) {
+		if (c->next >= c->last) {
+			finish(c);
+			return;
+		}
+		t = &c->f->targets[c->next++];
+		conn = evhttp_connection_base_new(c->f->base, c->f->dns, t->host, t->port);
+		out = conn != NULL ? evhttp_request_new(on_answer, c) : NULL;
+		if (out == NULL || add_headers(c, out, t) == -1 ||
+		    (c->len > 0 && evbuffer_add(evhttp_request_get_output_buffer(out), c->body, c->len) != 0)) {
+			if (out != NULL)
+				evhttp_request_free(out);
+			if (conn != NULL)
+				evhttp_connection_free(conn);
+			log_warn("forward.unreachable", "target=%s reason=setup", t->label);
+			continue;
+		}
+		evhttp_connection_set_timeout(conn, FORWARD_TIMEOUT_SECONDS);
+		evhttp_connection_set_max_body_size(conn, FORWARD_MAX_BODY);
+		evhttp_connection_set_retries(conn, 0);
+		c->conn = conn;
+		c->dispatching = true;
+		c->failed_in_dispatch = false;
+		rc = evhttp_make_request(conn, out, c->method, c->uri);
+		c->dispatching = false;
+		if (rc == 0 && !c->failed_in_dispatch)
+			return; /* on_answer goes on */
+		log_warn("forward.unreachable", "target=%s reason=connect", t->label);
+		release_conn(c); /* frees what libevent kept of the request too */
 	}
 }
 
@@ -394,6 +443,8 @@ void forward_handle(struct forwarder *f, struct evhttp_request *req, enum forwar
 	c->kind = kind;
 	c->method = evhttp_request_get_command(req);
 	TAILQ_INIT(&c->headers);
+	/* Sent by another forwarder: this node's Pocket ID only, never onwards. */
+	c->last = evhttp_find_header(h, FORWARD_HOP_HEADER) != NULL ? 1 : f->ntargets;
 	c->len = evbuffer_get_length(in);
 	c->body = malloc(c->len + 1);
 	c->uri = strdup(uri != NULL ? uri : "/");

@@ -163,6 +163,7 @@ static int refresh_generation(struct primary *p)
 	check_callback_capture(p);
 	return 0;
 fail:
+	p->data_version = -2; /* look again next time, even without a new commit */
 	log_error("primary.snapshot_failed", "error=%s", log_quote(q, sizeof(q), err));
 	return -1;
 }

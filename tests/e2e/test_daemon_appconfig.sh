@@ -111,9 +111,18 @@ if wait_for 30 metric_is p app_config_pending 0; then ok "primary: recovered"; e
 same "primary: generation still unchanged (same configuration)" "$(metric p generation)" "$gen"
 
 echo "# UI_CONFIG_DISABLED=true on the secondary: its environment rules, the sidecar writes nothing"
+# ... and a write that was pending when the switch came is dropped, not retried forever
+stub_post s /_stub/refuse '{"refuse":true}'
+stub_post p /_stub/set '{"appName":"Site A3b"}'
+poke
+if wait_for 30 metric_is s app_config_pending 1; then ok "a write is pending"; else bad "a write is pending"; fi
 stop s
+stub_post s /_stub/refuse '{"refuse":false}'
 echo "UI_CONFIG_DISABLED=true" >>"$(envf s)"
 start s || finish
+pending_row() { q "$tmp/s/state/state.db" "SELECT value FROM status WHERE key = 'app_config_pending'"; }
+if wait_for 30 eval '[ "$(pending_row)" = 0 ]'; then ok "the pending write is dropped once the node's environment rules"
+else bad "the pending write is dropped once the node's environment rules" "pending=$(pending_row)"; fi
 puts=$(stub_puts s)
 gen=$(metric p generation)
 stub_post p /_stub/set '{"appName":"Site A4"}'

@@ -101,14 +101,24 @@ for s in very-secret-rp "$(printf 'rp-client:very-secret-rp' | base64)" code-b t
 	if grep -qF -- "$s" "${LOG[p]}"; then bad "the log holds a secret ($s)"; else ok "no '$s' in the debug log"; fi
 done
 
+echo "# a request another forwarder sent is answered by this node's Pocket ID alone (no loop)"
+n=$(asked b)
+same "code-b marked as forwarded: this node's 400" "$(code "$(url p /api/oidc/token)" -X POST \
+	-H 'X-Pocket-Id-Sync-Forwarded: 1' --data 'grant_type=authorization_code&code=code-b')" 400
+same "... the peer was not asked" "$(asked b)" "$n"
+same "a forwarded request carries the mark" "$(token 'grant_type=authorization_code&code=code-b' >/dev/null; last_req b X-Pocket-Id-Sync-Forwarded)" 1
+
 echo "# a peer that is down is skipped; this node's answer stands"
 kill "${PID[stub-b]}"; wait "${PID[stub-b]}" 2>/dev/null; unset "PID[stub-b]"
 same "code-b with the peer down: this node's 400" "$(token 'grant_type=authorization_code&code=code-b')" 400
 holds "... logged as unreachable" grep -q "event=forward.unreachable target=127.0.0.1:${SPORT[b]}" "${LOG[p]}"
 same "code-a still works" "$(token 'grant_type=authorization_code&code=code-a')" 200
+for _ in $(seq 20); do token 'grant_type=authorization_code&code=code-b' >/dev/null; done
+same "twenty more with the peer down: still this node's 400" "$(token 'grant_type=authorization_code&code=code-b')" 400
 
 echo "# without SYNC_FORWARD_PEERS the paths do not exist"
 stop p
+same "the daemon stops with 0 (LeakSanitizer found no connection left behind)" "$STOP_RC" 0
 sed -i '/^SYNC_FORWARD_PEERS=/d' "$(envf p)"
 start p || finish
 same "no forwarder: 404" "$(token 'grant_type=authorization_code&code=code-a')" 404
