@@ -4,7 +4,7 @@
  * completes; the caller's request is answered exactly once. */
 #include "forward.h"
 
-#include "http_server.h"
+#include "http_priv.h"
 #include "log.h"
 
 #include <sys/queue.h>
@@ -268,15 +268,19 @@ static void release_conn(struct call *c)
 
 static void finish(struct call *c)
 {
-	const struct answer *a = c->have_good ? &c->good : c->have_first ? &c->first : NULL;
+	struct answer *a = c->have_good ? &c->good : c->have_first ? &c->first : NULL;
 
 	if (a == NULL) {
 		http_reply_text(c->client, 502, "no Pocket ID answered the forwarded request\n");
-	} else {
-		bool www = a->www_authenticate[0] != '\0';
+	} else if (a->www_authenticate[0] != '\0' || a->body == NULL) { /* an error: no token in it */
 		http_reply_bytes(c->client, a->status, a->content_type[0] ? a->content_type : NULL,
-				 a->body, a->len, www ? "WWW-Authenticate" : NULL, a->www_authenticate,
-				 NULL);
+				 a->body, a->len, a->www_authenticate[0] ? "WWW-Authenticate" : NULL,
+				 a->www_authenticate, NULL);
+	} else { /* may hold tokens: handed over, wiped once written */
+		http_reply_secret(c->client, a->status, a->content_type[0] ? a->content_type : NULL,
+				  a->body, a->len);
+		a->body = NULL;
+		a->len = 0;
 	}
 	release_conn(c);
 	call_free(c);

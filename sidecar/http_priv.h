@@ -1,6 +1,6 @@
-/* http_priv: what http_server.c (listeners, routing, authentication) and
- * http_admin.c (the /sync/admin/ API) share; nothing outside the HTTP layer
- * includes it. */
+/* http_priv: what http_server.c (listeners, routing, authentication),
+ * http_admin.c (the /sync/admin/ API) and forward.c (the OIDC back-channel
+ * forwarder) share; nothing outside the HTTP layer includes it. */
 #ifndef PIS_HTTP_PRIV_H
 #define PIS_HTTP_PRIV_H
 
