@@ -66,6 +66,37 @@ static void test_ldap_and_image_type_rows_local(void **state)
 	}
 }
 
+/* With the configuration going through Pocket ID's API (app_config_via_api),
+ * the apply leaves app_config_variables to Pocket ID: no row copied, no
+ * restart for it; without, the row is copied and restarts Pocket ID. */
+static void test_app_config_via_api_leaves_rows(void **state)
+{
+	(void)state;
+	for (size_t i = 0; fx_versions[i] != NULL; i++) {
+		struct pair x = pair_new(fx_versions[i], false);
+		struct apply_opts o = {.max_delete_percent = 100};
+		struct apply_result r;
+		char err[256];
+		if (fx_count(x.p, "SELECT count(*) FROM sqlite_schema WHERE name = 'app_config_variables'") == 0) {
+			pair_free(&x);
+			continue;
+		}
+		sync_ok(&x, &r); /* the first sync (JWT key and all) */
+		fx_row(x.p, "app_config_variables", "key", "t:accentColor", "value", "t:#abcdef", NULL);
+		o.app_config_via_api = true;
+		assert_int_equal(sync_opts(&x, &o, &r, err), APPLY_OK);
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM app_config_variables WHERE "
+					       "key = 'accentColor' AND value = '#abcdef'"), 0);
+		assert_false(r.restart_needed);
+		o.app_config_via_api = false;
+		assert_int_equal(sync_opts(&x, &o, &r, err), APPLY_OK);
+		assert_int_equal(fx_count(x.s, "SELECT count(*) FROM app_config_variables WHERE "
+					       "key = 'accentColor' AND value = '#abcdef'"), 1);
+		assert_true(r.restart_needed);
+		pair_free(&x);
+	}
+}
+
 static void test_bookkeeping_columns(void **state)
 {
 	(void)state;
@@ -271,6 +302,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ldap_and_image_type_rows_local),
+		cmocka_unit_test(test_app_config_via_api_leaves_rows),
 		cmocka_unit_test(test_bookkeeping_columns),
 		cmocka_unit_test(test_default_pictures_local),
 		cmocka_unit_test(test_cimd_clients),
