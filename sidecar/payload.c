@@ -9,6 +9,7 @@
 
 #include "b64.h"
 #include "json_strict.h"
+#include "payload_json.h"
 #include "utf8.h"
 
 #include <cjson/cJSON.h>
@@ -337,7 +338,7 @@ int payload_parse_time(const char *s, int64_t *t)
 
 /* ---- model ---- */
 
-static void table_free(struct pl_table *t)
+void pl_table_free(struct pl_table *t)
 {
 	/* Pseudo-tables ("@...") carry values read from Pocket ID's API, such
 	 * as SMTP and LDAP passwords: wipe them. */
@@ -361,7 +362,7 @@ static void table_free(struct pl_table *t)
 void payload_free(struct payload *p)
 {
 	for (size_t i = 0; i < p->ntables; i++)
-		table_free(&p->tables[i]);
+		pl_table_free(&p->tables[i]);
 	free(p->tables);
 	free(p->schema_version);
 	if (p->jwk_json != NULL) {
@@ -424,7 +425,7 @@ static void out_json(struct outbuf *o, cJSON *item)
 	cJSON_Delete(item);
 }
 
-static cJSON *row_to_json(const struct pl_table *t, size_t r)
+cJSON *pl_json_row(const struct pl_table *t, size_t r)
 {
 	cJSON *row = cJSON_CreateArray();
 
@@ -452,7 +453,7 @@ static void encode_table(struct outbuf *o, const struct pl_table *t)
 	for (size_t r = 0; r < t->nrows && !o->failed; r++) {
 		if (r > 0)
 			out_str(o, ",");
-		out_json(o, row_to_json(t, r));
+		out_json(o, pl_json_row(t, r));
 	}
 	out_str(o, "]}");
 }
@@ -519,7 +520,7 @@ int payload_encode(const struct payload *p, char **out, size_t *len)
 /* ---- decoding ---- */
 
 /* cJSON keeps duplicate members; the format forbids them. */
-static bool has_duplicate_member(const cJSON *obj)
+bool pl_json_has_duplicate(const cJSON *obj)
 {
 	for (const cJSON *a = obj->child; a != NULL; a = a->next) {
 		for (const cJSON *b = a->next; b != NULL; b = b->next) {
@@ -530,13 +531,13 @@ static bool has_duplicate_member(const cJSON *obj)
 	return false;
 }
 
-static bool name_ok(const char *s)
+bool pl_json_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 	return n > 0 && n <= PAYLOAD_MAX_NAME;
 }
 
-static int decode_columns(const cJSON *cols, struct pl_table *t, char *err, size_t errlen)
+int pl_json_decode_columns(const cJSON *cols, struct pl_table *t, char *err, size_t errlen)
 {
 	int n = cJSON_GetArraySize(cols);
 	const cJSON *c;
@@ -549,7 +550,7 @@ static int decode_columns(const cJSON *cols, struct pl_table *t, char *err, size
 	if (t->cols == NULL)
 		return errf(err, errlen, "out of memory");
 	cJSON_ArrayForEach(c, cols) {
-		if (!cJSON_IsString(c) || !name_ok(c->valuestring))
+		if (!cJSON_IsString(c) || !pl_json_name_ok(c->valuestring))
 			return errf(err, errlen, "table %s: column %zu has no valid name", t->name, i);
 		for (size_t k = 0; k < i; k++) {
 			if (strcasecmp(t->cols[k], c->valuestring) == 0)
@@ -567,7 +568,7 @@ static int decode_columns(const cJSON *cols, struct pl_table *t, char *err, size
 /* Each row's subtree is deleted as soon as its cells are decoded, so the
  * parsed tree shrinks while the decoded table grows: the two are never both
  * whole in memory (measured with tests/bench: -25% peak RSS on a secondary). */
-static int decode_rows(cJSON *rows, struct pl_table *t, char *err, size_t errlen)
+int pl_json_decode_rows(cJSON *rows, struct pl_table *t, char *err, size_t errlen)
 {
 	int n = cJSON_GetArraySize(rows);
 	cJSON *row;
@@ -611,21 +612,21 @@ static int decode_table(cJSON *jt, struct pl_table *t, char *err, size_t errlen)
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(jt, "name");
 	const cJSON *m;
 
-	if (!cJSON_IsObject(jt) || !cJSON_IsString(name) || !name_ok(name->valuestring))
+	if (!cJSON_IsObject(jt) || !cJSON_IsString(name) || !pl_json_name_ok(name->valuestring))
 		return errf(err, errlen, "a table has no valid \"name\"");
 	t->name = strdup(name->valuestring);
 	if (t->name == NULL)
 		return errf(err, errlen, "out of memory");
-	if (has_duplicate_member(jt))
+	if (pl_json_has_duplicate(jt))
 		return errf(err, errlen, "table %s: a member appears twice", t->name);
 	cJSON_ArrayForEach(m, jt) {
 		if (strcmp(m->string, "name") != 0 && strcmp(m->string, "columns") != 0 &&
 		    strcmp(m->string, "rows") != 0)
 			return errf(err, errlen, "table %s: unknown member \"%s\"", t->name, m->string);
 	}
-	if (decode_columns(cJSON_GetObjectItemCaseSensitive(jt, "columns"), t, err, errlen) == -1)
+	if (pl_json_decode_columns(cJSON_GetObjectItemCaseSensitive(jt, "columns"), t, err, errlen) == -1)
 		return -1;
-	return decode_rows(cJSON_GetObjectItemCaseSensitive(jt, "rows"), t, err, errlen);
+	return pl_json_decode_rows(cJSON_GetObjectItemCaseSensitive(jt, "rows"), t, err, errlen);
 }
 
 static int decode_tables(const cJSON *tables, struct payload *p, char *err, size_t errlen)
@@ -651,14 +652,14 @@ static int decode_tables(const cJSON *tables, struct payload *p, char *err, size
 	return 0;
 }
 
-static int decode_key(const cJSON *j, const char *name, uint8_t out[32], char *err, size_t errlen)
+int pl_json_decode_key(const cJSON *j, const char *name, uint8_t out[32], char *err, size_t errlen)
 {
 	if (!cJSON_IsString(j) || b64_decode_exact(j->valuestring, out, 32) == -1)
 		return errf(err, errlen, "\"%s\" is not a base64 X25519 public key", name);
 	return 0;
 }
 
-static int decode_u64(const cJSON *j, const char *name, uint64_t *out, char *err, size_t errlen)
+int pl_json_decode_u64(const cJSON *j, const char *name, uint64_t *out, char *err, size_t errlen)
 {
 	char *end;
 	const char *s = cJSON_IsString(j) ? j->valuestring : NULL;
@@ -675,31 +676,42 @@ static int decode_u64(const cJSON *j, const char *name, uint64_t *out, char *err
 /* A free-form subtree (the JWK) that cJSON would print back differently:
  * duplicate members in any object, or a number beyond binary64 (cJSON
  * prints infinity as null). */
-static bool tree_is_lossy(const cJSON *j)
+bool pl_json_tree_is_lossy(const cJSON *j)
 {
-	if ((cJSON_IsObject(j) && has_duplicate_member(j)) ||
+	if ((cJSON_IsObject(j) && pl_json_has_duplicate(j)) ||
 	    (cJSON_IsNumber(j) && !isfinite(j->valuedouble)))
 		return true;
 	for (const cJSON *c = j->child; c != NULL; c = c->next) {
-		if (tree_is_lossy(c))
+		if (pl_json_tree_is_lossy(c))
 			return true;
 	}
 	return false;
 }
 
-static int decode_jwk(const cJSON *jwk, struct payload *p, char *err, size_t errlen)
+int pl_json_decode_jwk(const cJSON *jwk, char **out, char *err, size_t errlen)
 {
 	const cJSON *kty = cJSON_GetObjectItemCaseSensitive(jwk, "kty");
 
+	*out = NULL;
 	if (cJSON_IsNull(jwk))
 		return 0;
 	if (!cJSON_IsObject(jwk) || !cJSON_IsString(kty) || kty->valuestring[0] == '\0')
 		return errf(err, errlen, "\"jwt_key\" must be a JWK object (with a string \"kty\") or null");
-	if (tree_is_lossy(jwk))
+	if (pl_json_tree_is_lossy(jwk))
 		return errf(err, errlen, "\"jwt_key\": a member appears twice or a number "
 					 "overflows binary64");
-	p->jwk_json = cJSON_PrintUnformatted(jwk);
-	return p->jwk_json == NULL ? errf(err, errlen, "out of memory") : 0;
+	*out = cJSON_PrintUnformatted(jwk);
+	return *out == NULL ? errf(err, errlen, "out of memory") : 0;
+}
+
+void pl_json_scrub_jwk(cJSON *doc)
+{
+	cJSON *jwk = cJSON_GetObjectItemCaseSensitive(doc, "jwt_key"), *m;
+
+	cJSON_ArrayForEach(m, jwk) {
+		if (cJSON_IsString(m))
+			OPENSSL_cleanse(m->valuestring, strlen(m->valuestring));
+	}
 }
 
 static const char *const header_members[] = {"format",	      "sender",		"recipient",
@@ -711,7 +723,7 @@ static int decode_header(const cJSON *doc, struct payload *p, char *err, size_t 
 	const cJSON *m;
 	uint64_t schema;
 
-	if (has_duplicate_member(doc))
+	if (pl_json_has_duplicate(doc))
 		return errf(err, errlen, "a member appears twice");
 	cJSON_ArrayForEach(m, doc) {
 		size_t i = 0;
@@ -720,10 +732,10 @@ static int decode_header(const cJSON *doc, struct payload *p, char *err, size_t 
 		if (header_members[i] == NULL)
 			return errf(err, errlen, "unknown member \"%s\"", m->string);
 	}
-	if (decode_key(cJSON_GetObjectItemCaseSensitive(doc, "sender"), "sender", p->sender, err, errlen) == -1 ||
-	    decode_key(cJSON_GetObjectItemCaseSensitive(doc, "recipient"), "recipient", p->recipient, err, errlen) == -1 ||
-	    decode_u64(cJSON_GetObjectItemCaseSensitive(doc, "generation"), "generation", &p->generation, err, errlen) == -1 ||
-	    decode_u64(cJSON_GetObjectItemCaseSensitive(doc, "schema_version"), "schema_version", &schema, err, errlen) == -1)
+	if (pl_json_decode_key(cJSON_GetObjectItemCaseSensitive(doc, "sender"), "sender", p->sender, err, errlen) == -1 ||
+	    pl_json_decode_key(cJSON_GetObjectItemCaseSensitive(doc, "recipient"), "recipient", p->recipient, err, errlen) == -1 ||
+	    pl_json_decode_u64(cJSON_GetObjectItemCaseSensitive(doc, "generation"), "generation", &p->generation, err, errlen) == -1 ||
+	    pl_json_decode_u64(cJSON_GetObjectItemCaseSensitive(doc, "schema_version"), "schema_version", &schema, err, errlen) == -1)
 		return -1;
 	m = cJSON_GetObjectItemCaseSensitive(doc, "issued_at");
 	if (!cJSON_IsString(m) || payload_parse_time(m->valuestring, &p->issued_at) == -1)
@@ -731,7 +743,7 @@ static int decode_header(const cJSON *doc, struct payload *p, char *err, size_t 
 	p->schema_version = strdup(cJSON_GetObjectItemCaseSensitive(doc, "schema_version")->valuestring);
 	if (p->schema_version == NULL)
 		return errf(err, errlen, "out of memory");
-	return decode_jwk(cJSON_GetObjectItemCaseSensitive(doc, "jwt_key"), p, err, errlen);
+	return pl_json_decode_jwk(cJSON_GetObjectItemCaseSensitive(doc, "jwt_key"), &p->jwk_json, err, errlen);
 }
 
 /* Before every other check, so that a future format is reported as such. The
@@ -772,11 +784,7 @@ int payload_decode(const uint8_t *json, size_t len, struct payload *p, char *err
 out:
 	/* The tree holds the JWT private key: scrub its strings before freeing. */
 	if (doc != NULL) {
-		cJSON *jwk = cJSON_GetObjectItemCaseSensitive(doc, "jwt_key"), *m;
-		cJSON_ArrayForEach(m, jwk) {
-			if (cJSON_IsString(m))
-				OPENSSL_cleanse(m->valuestring, strlen(m->valuestring));
-		}
+		pl_json_scrub_jwk(doc);
 		cJSON_Delete(doc);
 	}
 	if (rc == -1)

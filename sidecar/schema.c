@@ -148,6 +148,13 @@ static int prepare(sqlite3 *db, const char *fmt, const char *arg, sqlite3_stmt *
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+static int by_column_name(const void *a, const void *b, void *table)
+{
+	const struct schema_table *t = table;
+
+	return strcmp(t->cols[*(const size_t *)a], t->cols[*(const size_t *)b]);
+}
+
 /* The per-column policy flags of t, once its columns are known. */
 static int set_column_flags(struct schema_table *t)
 {
@@ -156,8 +163,15 @@ static int set_column_flags(struct schema_table *t)
 	t->per_node = calloc(t->ncols + 1, sizeof(bool));
 	t->bookkeeping = calloc(t->ncols + 1, sizeof(bool));
 	t->cimd_owned = calloc(t->ncols + 1, sizeof(bool));
-	if (t->per_node == NULL || t->bookkeeping == NULL || t->cimd_owned == NULL)
+	t->by_name = calloc(t->ncols + 1, sizeof(size_t));
+	if (t->per_node == NULL || t->bookkeeping == NULL || t->cimd_owned == NULL || t->by_name == NULL)
 		return -1;
+	for (size_t c = 0; c < t->ncols; c++) {
+		if (t->cols[c] == NULL)
+			return -1;
+		t->by_name[c] = c;
+	}
+	qsort_r(t->by_name, t->ncols, sizeof(size_t), by_column_name, t); /* bytewise on UTF-8 */
 	for (size_t c = 0; c < t->ncols; c++) {
 		if (t->cols[c] == NULL)
 			return -1;
@@ -393,6 +407,7 @@ void schema_free(struct schema *s)
 		free(t->cols);
 		free(t->per_node);
 		free(t->bookkeeping);
+		free(t->by_name);
 		free(t->cimd_owned);
 		free(t->key);
 		free(t->name);

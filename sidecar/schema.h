@@ -35,6 +35,7 @@ struct schema_table {
 	char **cols;
 	bool *per_node;	 /* per column */
 	bool *bookkeeping; /* per column, see schema_column_bookkeeping */
+	size_t *by_name;   /* column indexes ordered by name, bytewise (the rows hash's order) */
 	/* v2.13+ client-metadata-document (CIMD) clients, rows of oidc_clients
 	 * with client_type = 'cimd': the columns the metadata document fills in
 	 * are each node's own in those rows (cimd_owned), the admin-edited ones

@@ -297,3 +297,139 @@ done:
 	*pt_len = ct_len;
 	return SEAL_OK;
 }
+
+enum seal_status seal_open_inplace(const struct node_key *recipient,
+				   const uint8_t sender_pub[static 32], uint8_t *wire,
+				   size_t wire_len, size_t max_wire, uint8_t **pt, size_t *pt_len)
+{
+	uint8_t key[32];
+	size_t ct_len;
+	enum seal_status st;
+
+	*pt = NULL;
+	*pt_len = 0;
+	if (wire_len < SEAL_OVERHEAD)
+		return SEAL_ERR_MALFORMED;
+	if (wire_len > max_wire)
+		return SEAL_ERR_TOO_LARGE;
+	ct_len = wire_len - SEAL_OVERHEAD;
+	st = seal_schedule(recipient->priv, wire, recipient->priv, sender_pub, wire,
+			   recipient->pub, sender_pub, key);
+	if (st == SEAL_OK)
+		st = seal_decrypt(key, wire, ct_len, wire + SEAL_EPH_LEN + SEAL_NONCE_LEN);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (st != SEAL_OK) {
+		if (st == SEAL_ERR_AUTH) /* unauthenticated plaintext: never let it out */
+			OPENSSL_cleanse(wire + SEAL_EPH_LEN + SEAL_NONCE_LEN, ct_len);
+		return st;
+	}
+	*pt = wire + SEAL_EPH_LEN + SEAL_NONCE_LEN;
+	*pt_len = ct_len;
+	return SEAL_OK;
+}
+
+/* ---- streaming ---- */
+
+struct seal_stream {
+	EVP_CIPHER_CTX *ctx;
+	uint8_t *wire;
+	size_t len, cap, max;
+	size_t wanted; /* bytes put, also past a refusal */
+	bool over;
+};
+
+void seal_stream_abort(struct seal_stream *s)
+{
+	if (s == NULL)
+		return;
+	EVP_CIPHER_CTX_free(s->ctx);
+	free(s->wire); /* ciphertext only */
+	free(s);
+}
+
+enum seal_status seal_stream_begin(const struct node_key *sender,
+				   const uint8_t recipient_pub[static 32], size_t max_wire,
+				   struct seal_stream **out)
+{
+	struct seal_stream *s = calloc(1, sizeof(*s));
+	struct node_key eph;
+	uint8_t key[32];
+	enum seal_status st = SEAL_ERR_INTERNAL;
+	int outl = 0;
+
+	*out = NULL;
+	if (s == NULL)
+		return SEAL_ERR_INTERNAL;
+	s->max = max_wire;
+	s->cap = 65536;
+	s->wire = malloc(s->cap);
+	s->ctx = EVP_CIPHER_CTX_new();
+	if (s->wire == NULL || s->ctx == NULL || keys_generate(&eph) == -1) {
+		seal_stream_abort(s);
+		return SEAL_ERR_INTERNAL;
+	}
+	memcpy(s->wire, eph.pub, SEAL_EPH_LEN);
+	if (RAND_bytes(s->wire + SEAL_EPH_LEN, SEAL_NONCE_LEN) == 1)
+		st = seal_schedule(eph.priv, recipient_pub, sender->priv, recipient_pub, s->wire,
+				   recipient_pub, sender->pub, key);
+	keys_wipe(&eph);
+	if (st == SEAL_OK &&
+	    (EVP_EncryptInit_ex2(s->ctx, EVP_aes_256_gcm(), key, s->wire + SEAL_EPH_LEN, NULL) != 1 ||
+	     EVP_EncryptUpdate(s->ctx, NULL, &outl, s->wire, SEAL_EPH_LEN) != 1))
+		st = SEAL_ERR_INTERNAL;
+	OPENSSL_cleanse(key, sizeof(key));
+	if (st != SEAL_OK) {
+		seal_stream_abort(s);
+		return st;
+	}
+	s->len = s->wanted = SEAL_EPH_LEN + SEAL_NONCE_LEN;
+	*out = s;
+	return SEAL_OK;
+}
+
+size_t seal_stream_size(const struct seal_stream *s)
+{
+	return s->wanted + SEAL_TAG_LEN;
+}
+
+enum seal_status seal_stream_put(struct seal_stream *s, const uint8_t *pt, size_t n)
+{
+	s->wanted = n > SIZE_MAX / 2 - s->wanted ? SIZE_MAX / 2 : s->wanted + n;
+	if (s->over || n > s->max || s->len + SEAL_TAG_LEN > s->max - n) {
+		s->over = true; /* later puts only count, so the caller can say how large */
+		return SEAL_ERR_TOO_LARGE;
+	}
+	if (s->len + n + SEAL_TAG_LEN > s->cap) {
+		size_t cap = s->cap;
+		uint8_t *w;
+		while (cap < s->len + n + SEAL_TAG_LEN)
+			cap *= 2;
+		if ((w = realloc(s->wire, cap)) == NULL)
+			return SEAL_ERR_INTERNAL;
+		s->wire = w;
+		s->cap = cap;
+	}
+	if (seal_update(s->ctx, s->wire + s->len, pt, n, 1) == -1)
+		return SEAL_ERR_INTERNAL;
+	s->len += n;
+	return SEAL_OK;
+}
+
+enum seal_status seal_stream_end(struct seal_stream *s, uint8_t **wire, size_t *wire_len)
+{
+	int outl = 0;
+
+	*wire = NULL;
+	*wire_len = 0;
+	if (s->over || s->len + SEAL_TAG_LEN > s->cap ||
+	    EVP_EncryptFinal_ex(s->ctx, s->wire + s->len, &outl) != 1 || outl != 0 ||
+	    EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG_LEN, s->wire + s->len) != 1) {
+		seal_stream_abort(s);
+		return SEAL_ERR_INTERNAL;
+	}
+	*wire = s->wire;
+	*wire_len = s->len + SEAL_TAG_LEN;
+	s->wire = NULL;
+	seal_stream_abort(s);
+	return SEAL_OK;
+}

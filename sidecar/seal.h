@@ -6,6 +6,7 @@
 #ifndef PIS_SEAL_H
 #define PIS_SEAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,28 @@ enum seal_status seal_seal_with(const struct node_key *sender,
 enum seal_status seal_open(const struct node_key *recipient, const uint8_t sender_pub[static 32],
 			   const uint8_t *wire, size_t wire_len, size_t max_wire, uint8_t **pt,
 			   size_t *pt_len);
+
+/* seal_open without a second buffer: decrypts wire in place. On success *pt
+ * points into wire (at offset 44, pt_len bytes, no terminator); on a tag
+ * failure that region is wiped. wire is the caller's either way. */
+enum seal_status seal_open_inplace(const struct node_key *recipient,
+				   const uint8_t sender_pub[static 32], uint8_t *wire,
+				   size_t wire_len, size_t max_wire, uint8_t **pt, size_t *pt_len);
+
+/* Sealing a plaintext given in pieces (a streamed snapshot): the same wire
+ * bytes as seal_seal of the concatenation, without ever holding it. put
+ * refuses (SEAL_ERR_TOO_LARGE) a piece that would take the message past
+ * max_wire; the stream must then be aborted. end hands over the malloc'd
+ * wire and frees the stream; abort frees it. Plaintext is never kept. */
+struct seal_stream;
+enum seal_status seal_stream_begin(const struct node_key *sender,
+				   const uint8_t recipient_pub[static 32], size_t max_wire,
+				   struct seal_stream **out);
+enum seal_status seal_stream_put(struct seal_stream *s, const uint8_t *pt, size_t n);
+/* The wire size so far, tag included (max_wire after a refused put). */
+size_t seal_stream_size(const struct seal_stream *s);
+enum seal_status seal_stream_end(struct seal_stream *s, uint8_t **wire, size_t *wire_len);
+void seal_stream_abort(struct seal_stream *s);
 
 /* The two steps seal and open are built from, exposed for the test vectors
  * and the interop tool. seal_dh: one X25519 agreement into out;
