@@ -9,6 +9,7 @@
 #include "change_watch.h"
 
 #include "errbuf.h"
+#include "ledger.h"
 #include "log.h"
 #include "schema.h"
 #include "wal_scan.h"
@@ -20,7 +21,6 @@
 #include <time.h>
 
 struct watched {
-	uint8_t digest[32];
 	uint32_t *pages; /* sorted; the table's b-tree and its indexes, overflow pages included */
 	size_t npages;
 };
@@ -33,6 +33,7 @@ struct change_watch {
 	struct schema s;
 	struct watched *t;   /* one per s.tables[] */
 	struct watched meta; /* schema_migrations: its version is in the hash */
+	struct ledger *ledger; /* the row digests; a table's re-hash is ledger_rescan */
 	uint8_t jwk_digest[32];
 	struct export_result last;
 	int64_t full_ms;
@@ -163,22 +164,24 @@ static int load_schema(struct change_watch *w, sqlite3 *db, bool *changed, char 
 	w->s = s;
 	w->t = t;
 	w->have_schema = true;
+	if (*changed) { /* a migration: no earlier generation can be a delta's base */
+		bool gone = false;
+		ledger_retain(w->ledger, &w->s, &gone);
+		ledger_forget_journal(w->ledger);
+	}
 	return 0;
 }
 
-/* Re-hashes table i and renews its page set; *changed when its digest moved. */
+/* Re-reads table i into the ledger and renews its page set; *changed when
+ * a row of it moved. */
 static int rehash_table(struct change_watch *w, sqlite3 *db, size_t i, bool *changed, char *err,
 			size_t errlen)
 {
 	struct watched *t = &w->t[i];
-	uint8_t d[32];
 
-	if (export_table_digest(db, &w->s.tables[i], d, err, errlen) == -1)
+	if (ledger_rescan(w->ledger, db, &w->s.tables[i], changed, err, errlen) == -1)
 		return -1;
 	w->stats.tables_rehashed++;
-	if (memcmp(d, t->digest, 32) != 0)
-		*changed = true;
-	memcpy(t->digest, d, 32);
 	if ((w->faults & CHANGE_WATCH_FAULT_STALE_PAGES) && t->pages != NULL)
 		return 0;
 	return load_pages(db, w->s.tables[i].name, w->faults & CHANGE_WATCH_FAULT_NO_OVERFLOW, t, err,
@@ -252,7 +255,13 @@ static int check_locked(struct change_watch *w, sqlite3 *db, const struct jwt_st
 	if (!changed)
 		return 0;
 	w->stats.exports++;
-	return export_hash_in_txn(db, keys, &w->last, err, errlen);
+	ledger_content_hash(w->ledger, &w->s, w->jwk_digest, w->last.content_hash);
+	ledger_rows_hash(w->ledger, w->last.rows_hash);
+	memcpy(w->last.jwk_digest, w->jwk_digest, 32);
+	w->last.nunknown = 0;
+	for (size_t i = 0; i < w->s.nunknown && i < 16; i++)
+		snprintf(w->last.unknown[w->last.nunknown++], 64, "%s", w->s.unknown[i]);
+	return 0;
 }
 
 /* Before the read transaction: the pages the commits since the last look
@@ -276,10 +285,52 @@ static const char *scan_before_txn(struct change_watch *w, sqlite3 *db)
 	return why;
 }
 
-int change_watch_check(struct change_watch *w, sqlite3 *db, const struct jwt_store_cfg *keys,
-		       struct export_result *res, char *err, size_t errlen)
+/* Inside the read transaction, after its first read fixed the snapshot:
+ * the commits published since the scan before it. Their pages are flagged
+ * too, so that every commit the snapshot may hold is accounted for; the
+ * position stays where the first scan left it, so the next look scans them
+ * again (the snapshot may not hold them all). Returns why every table must
+ * be re-read, or NULL. */
+static const char *scan_in_txn(struct change_watch *w, sqlite3 *db)
 {
-	const char *full;
+	struct wal_pos pos = w->pos;
+	struct wal_pages more = {0};
+	const char *why = NULL;
+
+	if (!w->wal_mode || !w->pos.valid)
+		return NULL;
+	if (wal_scan(db, &pos, &more, &why) == WAL_SCAN_RESCAN &&
+	    !(w->faults & CHANGE_WATCH_FAULT_TRUST_WAL)) {
+		wal_pages_free(&more);
+		return why != NULL ? why : "WAL moved during the look";
+	}
+	for (size_t i = 0; i < more.n; i++) {
+		if (w->written.n == w->written.cap) {
+			size_t ncap = w->written.cap == 0 ? 64 : w->written.cap * 2;
+			uint32_t *n = realloc(w->written.pgno, ncap * sizeof(*n));
+			if (n == NULL) {
+				wal_pages_free(&more);
+				return "out of memory";
+			}
+			w->written.pgno = n;
+			w->written.cap = ncap;
+		}
+		w->written.pgno[w->written.n++] = more.pgno[i];
+	}
+	wal_pages_free(&more);
+	return NULL;
+}
+
+static int cmp_pages(const void *a, const void *b)
+{
+	return cmp_u32(a, b);
+}
+
+int change_watch_check_open(struct change_watch *w, sqlite3 *db, const struct jwt_store_cfg *keys,
+			    struct export_result *res, char *err, size_t errlen)
+{
+	const char *full, *late;
+	char v[32];
 	int rc;
 
 	w->stats.checks++;
@@ -292,17 +343,52 @@ int change_watch_check(struct change_watch *w, sqlite3 *db, const struct jwt_sto
 	full = scan_before_txn(w, db);
 	if (sqlite3_exec(db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK)
 		return errf(err, errlen, "cannot begin a read transaction: %s", sqlite3_errmsg(db));
+	if (query_text(db, "PRAGMA main.schema_version", v, sizeof(v)) == -1) { /* fixes the snapshot */
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		return errf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+	}
+	if (full == NULL && (late = scan_in_txn(w, db)) != NULL)
+		full = late;
+	if (w->written.n > 1) /* was_written wants them sorted; both scans' pages are */
+		qsort(w->written.pgno, w->written.n, sizeof(uint32_t), cmp_pages);
 	rc = check_locked(w, db, keys, full, err, errlen);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc == -1)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	w->baseline = rc == 0;
 	if (rc == 0)
 		*res = w->last;
 	return rc;
 }
 
+int change_watch_check(struct change_watch *w, sqlite3 *db, const struct jwt_store_cfg *keys,
+		       struct export_result *res, char *err, size_t errlen)
+{
+	int rc = change_watch_check_open(w, db, keys, res, err, errlen);
+
+	if (rc == 0)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
+struct ledger *change_watch_ledger(struct change_watch *w)
+{
+	return w->ledger;
+}
+
+const struct schema *change_watch_schema(const struct change_watch *w)
+{
+	return w->have_schema ? &w->s : NULL;
+}
+
 struct change_watch *change_watch_new(void)
 {
-	return calloc(1, sizeof(struct change_watch));
+	struct change_watch *w = calloc(1, sizeof(struct change_watch));
+
+	if (w != NULL && (w->ledger = ledger_new()) == NULL) {
+		free(w);
+		return NULL;
+	}
+	return w;
 }
 
 void change_watch_reset(struct change_watch *w)
@@ -317,6 +403,7 @@ void change_watch_free(struct change_watch *w)
 	drop_tables(w);
 	free(w->meta.pages);
 	wal_pages_free(&w->written);
+	ledger_free(w->ledger);
 	free(w);
 }
 

@@ -48,6 +48,19 @@ void change_watch_free(struct change_watch *w);
  * call then re-hashes everything). */
 int change_watch_check(struct change_watch *w, sqlite3 *db, const struct jwt_store_cfg *keys,
 		       struct export_result *res, char *err, size_t errlen);
+/* The same, but on success the read transaction it looked in stays open,
+ * so the caller can export exactly the content the result describes (the
+ * caller COMMITs). The WAL is scanned again inside the transaction, so no
+ * commit the snapshot holds goes unaccounted for. */
+int change_watch_check_open(struct change_watch *w, sqlite3 *db, const struct jwt_store_cfg *keys,
+			    struct export_result *res, char *err, size_t errlen);
+struct ledger;
+struct schema;
+/* The watcher's ledger (row digests and journal) and the schema of its last
+ * look (NULL before one), both owned by the watcher. */
+struct ledger *change_watch_ledger(struct change_watch *w);
+const struct schema *change_watch_schema(const struct change_watch *w);
+
 /* Makes the next check re-hash every table. */
 void change_watch_reset(struct change_watch *w);
 const struct change_watch_stats *change_watch_stats(const struct change_watch *w);

@@ -13,7 +13,9 @@
 #include "payload.h"
 
 struct export_result {
-	uint8_t content_hash[32]; /* SHA-256 over shipped rows (per-node columns excluded) and the JWK */
+	uint8_t content_hash[32]; /* rowhash_content: what moves the generation */
+	uint8_t rows_hash[32];	  /* proto/SPEC.md 5B over the rows read */
+	uint8_t jwk_digest[32];	  /* SHA-256 of the JWK read (of nothing when none) */
 	size_t nunknown;	  /* tables the sidecar does not know (left alone) */
 	char unknown[16][64];
 };
@@ -24,18 +26,11 @@ struct export_result {
 int export_snapshot(sqlite3 *db, const struct jwt_store_cfg *keys, struct payload *p,
 		    struct export_result *res, char *err, size_t errlen);
 
-/* The same content hash as export_snapshot without a payload, inside the
- * caller's read transaction (so it matches what the caller read there). */
-int export_hash_in_txn(sqlite3 *db, const struct jwt_store_cfg *keys, struct export_result *res,
-		       char *err, size_t errlen);
+/* The same inside the caller's read transaction. */
+int export_in_txn(sqlite3 *db, const struct jwt_store_cfg *keys, struct payload *p,
+		  struct export_result *res, char *err, size_t errlen);
 
 struct schema_table;
-/* SHA-256 over one durable table's shipped rows, hashed the way the content
- * hash hashes them (so it changes exactly when the table's part of the
- * content hash does), inside the caller's read transaction. */
-int export_table_digest(sqlite3 *db, const struct schema_table *t, uint8_t out[static 32],
-			char *err, size_t errlen);
-
 /* SELECT of a durable table's shipped rows: columns in schema order, node
  * local rows excluded, ordered by key. Returns malloc'd SQL (sqlite3_free). */
 char *export_select_sql(const struct schema_table *t);

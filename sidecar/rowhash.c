@@ -247,6 +247,46 @@ void lthash_digest(const struct lthash *h, uint8_t out[static 32])
 	EVP_MD_CTX_free(md);
 }
 
+void rowhash_content(const struct schema *s, const struct lthash *const *sums,
+		     const uint8_t jwk_digest[static 32], uint8_t out[static 32])
+{
+	static const struct lthash empty;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int n = 32;
+	uint8_t d[32], head[9];
+	size_t len;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		abort(); /* out of memory in SHA-256 setup: nothing sane to return */
+	EVP_DigestUpdate(md, "pocket-id-sync content v2", 25);
+	len = strlen(s->version);
+	head[0] = 'V';
+	for (int i = 0; i < 8; i++)
+		head[1 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	EVP_DigestUpdate(md, head, 9);
+	EVP_DigestUpdate(md, s->version, len);
+	for (size_t t = 0; t < s->ntables; t++) {
+		len = strlen(s->tables[t].name);
+		head[0] = 'T';
+		for (int i = 0; i < 8; i++)
+			head[1 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+		EVP_DigestUpdate(md, head, 9);
+		EVP_DigestUpdate(md, s->tables[t].name, len);
+		lthash_digest(sums[t] != NULL ? sums[t] : &empty, d);
+		EVP_DigestUpdate(md, d, 32);
+	}
+	EVP_DigestUpdate(md, "J", 1);
+	EVP_DigestUpdate(md, jwk_digest, 32);
+	EVP_DigestFinal_ex(md, out, &n);
+	EVP_MD_CTX_free(md);
+}
+
+void rowhash_jwk_digest(const char *jwk, size_t len, uint8_t out[static 32])
+{
+	if (EVP_Digest(jwk != NULL ? jwk : "", jwk != NULL ? len : 0, out, NULL, EVP_sha256(), NULL) != 1)
+		abort(); /* a one-shot SHA-256 fails only without memory */
+}
+
 void rowhash_skip_free(struct rowhash_skip *s)
 {
 	for (size_t i = 0; i < s->n; i++)

@@ -50,6 +50,16 @@ void lthash_merge(struct lthash *h, const struct lthash *x);
 /* The 32-byte rows hash of a sum. */
 void lthash_digest(const struct lthash *h, uint8_t out[static 32]);
 
+/* The primary's content hash, which decides when the generation moves (not
+ * part of the protocol): SHA-256 over a label, s->version, and for each
+ * table of s in order its name and the digest of sums[i] (NULL: no rows),
+ * then the JWT key's digest. Every shipped table counts, app_config_variables
+ * too. */
+void rowhash_content(const struct schema *s, const struct lthash *const *sums,
+		     const uint8_t jwk_digest[static 32], uint8_t out[static 32]);
+/* SHA-256 of the JWK's bytes (NULL: of nothing). */
+void rowhash_jwk_digest(const char *jwk, size_t len, uint8_t out[static 32]);
+
 /* Rows to leave out of a scan: the CIMD clients only this node has, by key
  * (oidc_clients.id), and their rows in the oidc_clients_allowed_* tables. */
 struct rowhash_skip {

@@ -438,12 +438,14 @@ static void test_concurrent_local_writer(void **state)
  * cell larger than export's hash buffer, with and without a payload. */
 static void test_content_hash_stable(void **state)
 {
-	static const char *const want[] = {"a046d72fc3358e6f88409a5ef2684fe6460f325309eed247f972faed8cdd9459",
-					   "1d6f56a68bdc40ee663b9c1907b70b2ec7dab4a5a996992fa9b2ebb5f4e49cde",
-					   "4ff0a68799f7f23003019d683ddb4927b30061414c47cea077f251c33acc0581",
-					   "e478202c7a89a44fcff03182f9d19da9682a93800cf87ac83e50fa984532dd40",
-					   "845575fb5f1d793b02f3485dd8e3e01f905ae8cd9d97c1685bcd548a94b05422"};
+	static const char *const want[] = {"9ad1430e6fadc8dd36f18c9c713ef4a2330a0b48983b77c034257d36d129fafa",
+					   "1f97fcb9e310ce1d5cd4aba0cc9e5df41e3462a486e84de74a16f58ebadf9978",
+					   "8ee90c6f0313131a058616063153b2ff8a774db32242922addfd8276ed23c8b8",
+					   "cd4a1539e35cfb3a5123a99857d36e68bf28fa8b2dd6663e2b99da5bfd0aaf8c",
+					   "65cb6091db82af301ce37937b05ce8812860c523bf9b90fab4a61ec5f6497a1e"};
 	struct jwt_store_cfg k = {(const uint8_t *)KEY_P, strlen(KEY_P), NULL, NULL};
+	char got[1024] = "";
+	bool wrong = false;
 	(void)state;
 	for (size_t i = 0; fx_versions[i] != NULL; i++) {
 		struct pair x = pair_new(fx_versions[i], false);
@@ -460,10 +462,14 @@ static void test_content_hash_stable(void **state)
 		payload_free(&p);
 		for (int b = 0; b < 32; b++)
 			snprintf(hex + 2 * b, 3, "%02x", er.content_hash[b]);
-		if (i >= sizeof(want) / sizeof(want[0]) || strcmp(hex, want[i]) != 0)
-			fail_msg("%s: content hash %s", fx_versions[i], hex);
+		if (i >= sizeof(want) / sizeof(want[0]) || strcmp(hex, want[i]) != 0) {
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s: %s\n", fx_versions[i], hex);
+			wrong = true;
+		}
 		pair_free(&x);
 	}
+	if (wrong)
+		fail_msg("content hashes moved (proto/SPEC.md 5B and rowhash_content):\n%s", got);
 }
 
 int main(void)
