@@ -5,7 +5,10 @@
 #include "errbuf.h"
 #include "apply.h"
 
+#include "apply2.h"
+#include "appconfig.h"
 #include "export.h"
+#include "rowhash.h"
 #include "schema.h"
 
 #include <openssl/crypto.h>
@@ -30,6 +33,11 @@ struct table_plan {
 	struct update *upd;
 	size_t nupd;
 	size_t *del, ndel; /* local rows */
+	/* Format 2: the delta's changes record for this table (local then
+	 * holds only the rows it names), and the table's shipped row count
+	 * the valve compares deletes with (nlocal for a whole table). */
+	const struct doc2_table *changes;
+	size_t ntotal;
 };
 
 struct plan {
@@ -337,8 +345,27 @@ static int check_tables(const struct plan *pl, const struct payload *p, char *er
 	return 0;
 }
 
+static int plan_changes_table(sqlite3 *db, struct plan *pl, struct table_plan *tp,
+			      enum apply_status *st, char *err, size_t errlen);
+
+/* dv: the changes records of a format-2 delta (NULL for whole tables only). */
+struct delta_view {
+	const struct doc2_table *recs;
+	size_t n;
+};
+
+static const struct doc2_table *changes_of(const struct delta_view *dv, const char *name)
+{
+	for (size_t i = 0; dv != NULL && i < dv->n; i++) {
+		if (dv->recs[i].changes && strcmp(dv->recs[i].t.name, name) == 0)
+			return &dv->recs[i];
+	}
+	return NULL;
+}
+
 static int make_plan(sqlite3 *db, const struct payload *p, const struct apply_opts *o,
-		     struct plan *pl, enum apply_status *st, char *err, size_t errlen)
+		     const struct delta_view *dv, struct plan *pl, enum apply_status *st, char *err,
+		     size_t errlen)
 {
 	*st = APPLY_ERR_DB;
 	if (schema_load(db, &pl->schema, err, errlen) == -1)
@@ -366,9 +393,15 @@ static int make_plan(sqlite3 *db, const struct payload *p, const struct apply_op
 		*st = APPLY_ERR_SCHEMA;
 		if (map_columns(tp, err, errlen) == -1)
 			return -1;
+		if ((tp->changes = changes_of(dv, tp->st->name)) != NULL) {
+			if (plan_changes_table(db, pl, tp, st, err, errlen) == -1)
+				return -1;
+			continue;
+		}
 		*st = APPLY_ERR_DB;
 		if (load_local(db, tp, err, errlen) == -1)
 			return -1;
+		tp->ntotal = tp->nlocal;
 		*st = APPLY_ERR_INVALID;
 		if (diff_table(pl, tp, err, errlen) == -1)
 			return -1;
@@ -388,13 +421,13 @@ static int check_valve(const struct plan *pl, const struct apply_opts *o, char *
 	for (size_t i = 0; i < pl->ntables; i++) {
 		const struct table_plan *tp = &pl->t[i];
 		for (size_t g = 0; g < 2; g++) {
-			if (strcmp(tp->st->name, guarded[g]) == 0 && tp->nlocal > 0 &&
-			    tp->ndel * 100 > (size_t)o->max_delete_percent * tp->nlocal)
+			if (strcmp(tp->st->name, guarded[g]) == 0 && tp->ntotal > 0 &&
+			    tp->ndel * 100 > (size_t)o->max_delete_percent * tp->ntotal)
 				return errf(err, errlen,
 					    "refusing to delete %zu of %zu %s (more than "
 					    "SYNC_MAX_DELETE_PERCENT=%d%%); if the primary really lost "
 					    "them, apply with --force",
-					    tp->ndel, tp->nlocal, tp->st->name, o->max_delete_percent);
+					    tp->ndel, tp->ntotal, tp->st->name, o->max_delete_percent);
 		}
 	}
 	return 0;
@@ -681,9 +714,33 @@ static enum apply_status db_failure(sqlite3 *db, int rc, bool *retry, char *err,
 	       APPLY_ERR_DB;
 }
 
+struct delta_check {
+	const struct delta_view *dv;
+	const struct apply2_in *in;
+	bool full;		  /* a full snapshot: the result's sum from a scan */
+	struct lthash sum;	  /* the result's, once verified */
+	struct rowhash_skip kept; /* full: the CIMD clients the plan kept (copied) */
+};
+
+static int verify_delta(sqlite3 *db, const struct plan *pl, struct delta_check *dc, char *err,
+			size_t errlen);
+
+/* A delta's result against its rows hash, inside the transaction. */
+static enum apply_status check_result(sqlite3 *db, const struct plan *pl, struct delta_check *dc,
+				      bool *retry, char *err, size_t errlen)
+{
+	int rc = dc != NULL ? verify_delta(db, pl, dc, err, errlen) : 0;
+
+	if (rc == 0)
+		return APPLY_OK;
+	if (rc == 1)
+		return APPLY_ERR_VERIFY;
+	return db_failure(db, sqlite3_errcode(db), retry, err, errlen);
+}
+
 static enum apply_status attempt(sqlite3 *db, const struct payload *p, const struct apply_opts *o,
-				 bool immediate, struct apply_result *r, bool *retry, char *err,
-				 size_t errlen)
+				 struct delta_check *dc, bool immediate, struct apply_result *r,
+				 bool *retry, char *err, size_t errlen)
 {
 	struct plan pl = {0};
 	enum apply_status st;
@@ -696,7 +753,7 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 	if (rc != SQLITE_OK)
 		return db_failure(db, rc, retry, err, errlen);
 	sqlite3_exec(db, "PRAGMA defer_foreign_keys = ON", NULL, NULL, NULL);
-	if (make_plan(db, p, o, &pl, &st, err, errlen) == -1) {
+	if (make_plan(db, p, o, dc != NULL ? dc->dv : NULL, &pl, &st, err, errlen) == -1) {
 		if (st == APPLY_ERR_DB && is_busy(sqlite3_errcode(db)))
 			st = db_failure(db, sqlite3_errcode(db), retry, err, errlen);
 		goto out;
@@ -720,8 +777,12 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 	if (check_valve(&pl, o, err, errlen) == -1)
 		goto out;
 	st = APPLY_OK;
-	if (o->dry_run || (plan_changes(&pl) == 0 && !r->jwt_changed))
+	if (o->dry_run)
+		goto out;
+	if (plan_changes(&pl) == 0 && !r->jwt_changed) {
+		st = check_result(db, &pl, dc, retry, err, errlen);
 		goto out; /* nothing to write: the read transaction just ends */
+	}
 	if (r->restart_needed && o->before_cached_write != NULL &&
 	    o->before_cached_write(o->hook_arg) == -1) {
 		errf(err, errlen, "cannot record in state.db the restart this apply needs; "
@@ -729,8 +790,10 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 		st = APPLY_ERR_DB;
 		goto out;
 	}
-	if (plan_changes(&pl) == 0 && !kv_changed)
+	if (plan_changes(&pl) == 0 && !kv_changed) {
+		st = check_result(db, &pl, dc, retry, err, errlen);
 		goto out; /* only the key file changes, after this transaction */
+	}
 	t0 = now_ms();
 	rc = write_plan(db, &pl);
 	if (rc == SQLITE_OK && kv_changed &&
@@ -738,6 +801,8 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 		st = APPLY_ERR_KEY;
 		goto out;
 	}
+	if (rc == SQLITE_OK && (st = check_result(db, &pl, dc, retry, err, errlen)) != APPLY_OK)
+		goto out;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
@@ -763,7 +828,7 @@ enum apply_status apply_payload(sqlite3 *db, const struct payload *p, const stru
 	memset(r, 0, sizeof(*r));
 	for (int i = 1; i <= max && retry; i++) {
 		r->attempts = i;
-		st = attempt(db, p, o, i == max, r, &retry, err, errlen);
+		st = attempt(db, p, o, NULL, i == max, r, &retry, err, errlen);
 	}
 	if (st == APPLY_OK && r->jwt_changed && !o->dry_run &&
 	    jwt_store_location(db, &o->keys) == JWT_IN_FILE) {
@@ -793,4 +858,438 @@ size_t apply_total_changes(const struct apply_result *r)
 	for (size_t i = 0; i < r->ntables; i++)
 		n += r->tables[i].inserted + r->tables[i].updated + r->tables[i].deleted;
 	return n;
+}
+
+/* ---- format 2 deltas ---- */
+
+/* The schema's key columns, in order, must be the record's: the key cells
+ * of deleted are then in schema key order. */
+static int check_key(const struct table_plan *tp, char *err, size_t errlen)
+{
+	const struct doc2_table *dt = tp->changes;
+	bool same = dt->nkey == tp->st->nkey;
+
+	for (size_t k = 0; same && k < dt->nkey; k++)
+		same = strcmp(dt->key[k], tp->st->cols[tp->st->key[k]]) == 0;
+	if (!same)
+		return errf(err, errlen, "table %s: the delta's key columns are not this database's key",
+			    tp->st->name);
+	return 0;
+}
+
+/* Appends the local row whose key is key (nkey values in key order) to
+ * tp->local, when there is one. */
+static int load_one(sqlite3_stmt *q, struct table_plan *tp, const struct pl_value *key, size_t *cap)
+{
+	size_t nc = tp->st->ncols;
+	int rc;
+
+	for (size_t k = 0; k < tp->st->nkey; k++)
+		pl_value_bind(q, (int)k + 1, &key[k]);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		if (tp->nlocal == *cap) {
+			size_t ncap = *cap == 0 ? 16 : *cap * 2;
+			struct pl_value *n = realloc(tp->local, ncap * nc * sizeof(*n));
+			if (n == NULL) {
+				sqlite3_reset(q);
+				return SQLITE_NOMEM;
+			}
+			tp->local = n;
+			*cap = ncap;
+		}
+		for (size_t c = 0; c < nc; c++) {
+			if (pl_value_from_sqlite(&tp->local[tp->nlocal * nc + c], q, (int)c, &tp->arena) == -1) {
+				sqlite3_reset(q);
+				return SQLITE_NOMEM;
+			}
+		}
+		tp->nlocal++;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The key of payload row r in key order. */
+static void row_key(const struct table_plan *tp, size_t r, struct pl_value *key)
+{
+	for (size_t k = 0; k < tp->st->nkey; k++)
+		key[k] = *pl_cell(tp->pt, r, tp->map[tp->st->key[k]]);
+}
+
+/* The local rows the changes record names: its rows' keys and its deleted keys. */
+static int load_named(sqlite3 *db, struct table_plan *tp, char *err, size_t errlen)
+{
+	char *sql = export_select_by_key_sql(tp->st);
+	struct pl_value key[PAYLOAD_MAX_COLUMNS];
+	const struct doc2_table *dt = tp->changes;
+	sqlite3_stmt *q;
+	size_t cap = 0;
+	int rc = SQLITE_OK;
+
+	if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		sqlite3_free(sql);
+		return errf(err, errlen, "cannot read %s: %s", tp->st->name, sqlite3_errmsg(db));
+	}
+	sqlite3_free(sql);
+	for (size_t r = 0; r < tp->pt->nrows && rc == SQLITE_OK; r++) {
+		row_key(tp, r, key);
+		rc = load_one(q, tp, key, &cap);
+	}
+	for (size_t d = 0; d < dt->ndeleted && rc == SQLITE_OK; d++)
+		rc = load_one(q, tp, &dt->deleted[d * dt->nkey], &cap);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_OK)
+		return errf(err, errlen, "cannot read %s: %s", tp->st->name,
+			    rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
+	return 0;
+}
+
+/* Local row (of the named ones) whose key is key, or -1. */
+static long find_key(const struct table_plan *tp, const struct pl_value *key)
+{
+	for (size_t l = 0; l < tp->nlocal; l++) {
+		const struct pl_value *row = &tp->local[l * tp->st->ncols];
+		bool same = true;
+		for (size_t k = 0; k < tp->st->nkey && same; k++)
+			same = pl_value_equal(&key[k], &row[tp->st->key[k]]);
+		if (same)
+			return (long)l;
+	}
+	return -1;
+}
+
+static int count_shipped(sqlite3 *db, const struct schema_table *t, size_t *n)
+{
+	char *sql = export_select_sql(t), *cnt;
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sql == NULL)
+		return -1;
+	cnt = sqlite3_mprintf("SELECT count(*) FROM (%s)", sql);
+	sqlite3_free(sql);
+	if (cnt == NULL || sqlite3_prepare_v2(db, cnt, -1, &q, NULL) != SQLITE_OK) {
+		sqlite3_free(cnt);
+		return -1;
+	}
+	sqlite3_free(cnt);
+	rc = sqlite3_step(q);
+	*n = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(q, 0) : 0;
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* A changes record: upserts of its rows, deletes of its keys, against the
+ * named local rows only. The named rows are few, so a linear search serves
+ * for small deltas; a keymap for large ones. */
+static int plan_changes_table(sqlite3 *db, struct plan *pl, struct table_plan *tp,
+			      enum apply_status *st, char *err, size_t errlen)
+{
+	const struct doc2_table *dt = tp->changes;
+	struct keymap m = {0};
+	struct pl_value key[PAYLOAD_MAX_COLUMNS];
+	bool use_map;
+
+	(void)pl;
+	*st = APPLY_ERR_SCHEMA;
+	if (check_key(tp, err, errlen) == -1)
+		return -1;
+	*st = APPLY_ERR_DB;
+	if (load_named(db, tp, err, errlen) == -1)
+		return -1;
+	tp->ins = malloc((tp->pt->nrows + 1) * sizeof(size_t));
+	tp->upd = malloc((tp->pt->nrows + 1) * sizeof(struct update));
+	tp->del = malloc((dt->ndeleted + 1) * sizeof(size_t));
+	use_map = tp->nlocal > 64;
+	if (tp->ins == NULL || tp->upd == NULL || tp->del == NULL ||
+	    (use_map && keymap_build(&m, tp) == -1)) {
+		keymap_free(&m);
+		return errf(err, errlen, "out of memory");
+	}
+	for (size_t r = 0; r < tp->pt->nrows; r++) {
+		long l;
+		row_key(tp, r, key);
+		l = use_map ? keymap_find(&m, tp, r) : find_key(tp, key);
+		if (l < 0)
+			tp->ins[tp->nins++] = r;
+		else if (row_differs(tp, r, (size_t)l))
+			tp->upd[tp->nupd++] = (struct update){r, (size_t)l};
+	}
+	for (size_t d = 0; d < dt->ndeleted; d++) {
+		long l = find_key(tp, &dt->deleted[d * dt->nkey]);
+		if (l >= 0)
+			tp->del[tp->ndel++] = (size_t)l;
+	}
+	keymap_free(&m);
+	tp->ntotal = tp->nlocal;
+	if (tp->ndel > 0 && (strcmp(tp->st->name, "users") == 0 ||
+			     strcmp(tp->st->name, "webauthn_credentials") == 0) &&
+	    count_shipped(db, tp->st, &tp->ntotal) == -1)
+		return errf(err, errlen, "cannot count %s: %s", tp->st->name, sqlite3_errmsg(db));
+	*st = APPLY_OK;
+	return 0;
+}
+
+static bool kept_row(const struct schema_table *t, const struct pl_value *row,
+		     const struct rowhash_skip *kept)
+{
+	int col = t->cimd_type_col >= 0 ? (int)t->key[0] : t->cimd_client_col;
+
+	for (size_t i = 0; kept != NULL && col >= 0 && i < kept->n; i++) {
+		if (pl_value_equal(&row[col], &kept->ids[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Adds the rows the named keys hold now (after the writes) to sum. */
+static int add_named(sqlite3 *db, struct rowhash_ctx *rc_, const struct table_plan *tp,
+		     const struct rowhash_skip *kept, struct lthash *sum, char *err, size_t errlen)
+{
+	const struct doc2_table *dt = tp->changes;
+	char *sql = export_select_by_key_sql(tp->st);
+	struct pl_value key[PAYLOAD_MAX_COLUMNS], row[PAYLOAD_MAX_COLUMNS];
+	sqlite3_stmt *q;
+	uint8_t d[32];
+	int rc = SQLITE_DONE;
+
+	if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		sqlite3_free(sql);
+		return errf(err, errlen, "cannot read %s: %s", tp->st->name, sqlite3_errmsg(db));
+	}
+	sqlite3_free(sql);
+	for (size_t i = 0; i < tp->pt->nrows + dt->ndeleted && rc == SQLITE_DONE; i++) {
+		const struct pl_value *k = key;
+		if (i < tp->pt->nrows)
+			row_key(tp, i, key);
+		else
+			k = &dt->deleted[(i - tp->pt->nrows) * dt->nkey];
+		for (size_t c = 0; c < tp->st->nkey; c++)
+			pl_value_bind(q, (int)c + 1, &k[c]);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			bool skip = false;
+			if (kept != NULL && kept->n > 0) {
+				for (size_t c = 0; c < tp->st->ncols; c++) {
+					row[c].type = PL_NULL;
+					if (c == tp->st->key[0] || (int)c == tp->st->cimd_client_col)
+						pl_value_from_sqlite(&row[c], q, (int)c, NULL);
+				}
+				skip = kept_row(tp->st, row, kept);
+				for (size_t c = 0; c < tp->st->ncols; c++)
+					pl_value_clear(&row[c]);
+			}
+			if (!skip && rowhash_stmt(rc_, tp->st, q, d) == 0)
+				lthash_add(rc_, sum, d);
+			rc = SQLITE_DONE;
+		}
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return errf(err, errlen, "cannot read %s: %s", tp->st->name, sqlite3_errmsg(db));
+	return 0;
+}
+
+/* The result's sum from the verified base: each named row's old digest
+ * out, its new one in (whole tables: all of them), then the digest against
+ * the document's rows hash. Returns 0, 1 on a mismatch, -1 on a read error. */
+static int verify_delta(sqlite3 *db, const struct plan *pl, struct delta_check *dc, char *err,
+			size_t errlen)
+{
+	struct rowhash_ctx *c = rowhash_ctx_new();
+	const struct rowhash_skip *kept = dc->in->kept;
+	uint8_t d[32];
+	int rc = 0;
+
+	if (c == NULL)
+		return errf(err, errlen, "out of memory");
+	if (dc->full) {
+		rowhash_ctx_free(c);
+		rowhash_skip_free(&dc->kept);
+		if (pl->nkept_cimd > 0 &&
+		    (dc->kept.ids = calloc(pl->nkept_cimd, sizeof(struct pl_value))) == NULL)
+			return errf(err, errlen, "out of memory");
+		for (size_t i = 0; i < pl->nkept_cimd; i++) {
+			struct pl_value *v = &dc->kept.ids[dc->kept.n];
+			*v = *pl->kept_cimd[i];
+			if (v->type == PL_TEXT || v->type == PL_BLOB) {
+				if ((v->u.bytes = malloc(v->len + 1)) == NULL)
+					return errf(err, errlen, "out of memory");
+				memcpy(v->u.bytes, pl->kept_cimd[i]->u.bytes, v->len + 1);
+			}
+			dc->kept.n++;
+		}
+		if (rowhash_scan_sum(db, &pl->schema, &dc->kept, &dc->sum, err, errlen) == -1)
+			return -1;
+		lthash_digest(&dc->sum, d);
+		if (CRYPTO_memcmp(d, dc->in->h->rows_hash, 32) != 0)
+			return errf(err, errlen, "the result's rows hash differs from the primary's; "
+						 "nothing was changed"), 1;
+		return 0;
+	}
+	dc->sum = *dc->in->verified_sum;
+	for (size_t i = 0; i < pl->ntables && rc == 0; i++) {
+		const struct table_plan *tp = &pl->t[i];
+		if (!rowhash_counts_table(tp->st))
+			continue;
+		for (size_t l = 0; l < tp->nlocal; l++) {
+			const struct pl_value *row = &tp->local[l * tp->st->ncols];
+			if (!kept_row(tp->st, row, kept) && rowhash_row(c, tp->st, row, d) == 0)
+				lthash_sub(c, &dc->sum, d);
+		}
+		rc = tp->changes != NULL ? add_named(db, c, tp, kept, &dc->sum, err, errlen)
+					 : rowhash_scan_table(c, db, tp->st, kept, &dc->sum, err, errlen);
+	}
+	rowhash_ctx_free(c);
+	if (rc != 0)
+		return -1;
+	lthash_digest(&dc->sum, d);
+	if (CRYPTO_memcmp(d, dc->in->h->rows_hash, 32) != 0) {
+		errf(err, errlen, "the result's rows hash differs from the primary's; nothing was changed");
+		return 1;
+	}
+	return 0;
+}
+
+/* Every table record of the delta, read up front (a delta is small). */
+static int read_records(const struct apply2_in *in, struct doc2_table **recs, size_t *n, char *err,
+			size_t errlen)
+{
+	struct doc2_reader rd;
+	struct doc2_header h;
+	struct doc2_table t;
+	size_t cap = 0;
+	int rc;
+
+	*recs = NULL;
+	*n = 0;
+	doc2_reader_init(&rd, in->pt, in->pt_len);
+	if (doc2_read_header(&rd, &h, err, errlen) == -1) {
+		doc2_reader_free(&rd);
+		return -1;
+	}
+	doc2_header_free(&h);
+	while ((rc = doc2_read_table(&rd, &t, err, errlen)) == 1) {
+		if (*n == cap) {
+			size_t ncap = cap == 0 ? 8 : cap * 2;
+			struct doc2_table *nr = realloc(*recs, ncap * sizeof(*nr));
+			if (nr == NULL) {
+				doc2_table_free(&t);
+				rc = errf(err, errlen, "out of memory");
+				break;
+			}
+			*recs = nr;
+			cap = ncap;
+		}
+		(*recs)[(*n)++] = t;
+	}
+	doc2_reader_free(&rd);
+	return rc;
+}
+
+enum apply_status apply_delta2(sqlite3 *db, const struct apply2_in *in, const struct apply_opts *o,
+			       struct apply_result *r, struct apply2_out *out, char *err,
+			       size_t errlen)
+{
+	struct doc2_table *recs;
+	struct delta_view dv;
+	struct delta_check dc;
+	struct payload view = {0};
+	enum apply_status st = APPLY_ERR_INVALID;
+	int max = o->max_attempts > 0 ? o->max_attempts : 4;
+	bool retry = true;
+	size_t n;
+
+	memset(r, 0, sizeof(*r));
+	if (in->verified_sum == NULL) {
+		errf(err, errlen, "delta refused: this node holds no verified content to apply it to");
+		return APPLY_ERR_BASE;
+	}
+	if (read_records(in, &recs, &n, err, errlen) == -1)
+		return APPLY_ERR_INVALID;
+	view.tables = calloc(n + 1, sizeof(struct pl_table));
+	if (view.tables == NULL) {
+		errf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(recs[i].t.name, APPCONFIG_TABLE) == 0 && !out->has_app_config) {
+			/* for the configuration step after the apply */
+			if ((out->app_config.tables = calloc(1, sizeof(struct pl_table))) == NULL) {
+				errf(err, errlen, "out of memory");
+				goto out;
+			}
+			out->app_config.tables[0] = recs[i].t;
+			out->app_config.ntables = 1;
+			memset(&recs[i].t, 0, sizeof(recs[i].t));
+			out->has_app_config = true;
+			continue;
+		}
+		view.tables[view.ntables++] = recs[i].t; /* borrowed: never freed through view */
+	}
+	view.format = DOC2_FORMAT;
+	view.schema_version = in->h->schema_version;
+	view.jwk_json = in->h->has_jwt ? in->h->jwk_json : NULL;
+	dv = (struct delta_view){recs, n};
+	dc = (struct delta_check){.dv = &dv, .in = in};
+	for (int i = 1; i <= max && retry; i++) {
+		r->attempts = i;
+		st = attempt(db, &view, o, &dc, i == max, r, &retry, err, errlen);
+	}
+	if (st == APPLY_OK) {
+		out->sum = dc.sum;
+		lthash_digest(&out->sum, out->rows_hash);
+	}
+	if (st == APPLY_OK && r->jwt_changed && !o->dry_run &&
+	    jwt_store_location(db, &o->keys) == JWT_IN_FILE) {
+		bool changed;
+		if (jwt_store_write_file(db, &o->keys, view.jwk_json, false, &changed, err, errlen) == -1)
+			st = APPLY_ERR_KEY;
+	}
+out:
+	free(view.tables);
+	for (size_t i = 0; i < n; i++)
+		doc2_table_free(&recs[i]);
+	free(recs);
+	return st;
+}
+
+/* A format-2 full snapshot already decoded into p (apply_full_simple.c):
+ * the format-1 plan, verified against the document's rows hash. */
+enum apply_status apply_full2_payload(sqlite3 *db, const struct payload *p, const struct apply2_in *in,
+				      const struct apply_opts *o, struct apply_result *r,
+				      struct apply2_out *out, char *err, size_t errlen);
+enum apply_status apply_full2_payload(sqlite3 *db, const struct payload *p, const struct apply2_in *in,
+				      const struct apply_opts *o, struct apply_result *r,
+				      struct apply2_out *out, char *err, size_t errlen)
+{
+	struct delta_check dc = {.in = in, .full = true};
+	int max = o->max_attempts > 0 ? o->max_attempts : 4;
+	enum apply_status st = APPLY_ERR_BUSY;
+	bool retry = true;
+
+	memset(r, 0, sizeof(*r));
+	for (int i = 1; i <= max && retry; i++) {
+		r->attempts = i;
+		st = attempt(db, p, o, &dc, i == max, r, &retry, err, errlen);
+	}
+	if (st == APPLY_OK) {
+		out->sum = dc.sum;
+		lthash_digest(&out->sum, out->rows_hash);
+		out->kept = dc.kept;
+		memset(&dc.kept, 0, sizeof(dc.kept));
+	}
+	rowhash_skip_free(&dc.kept);
+	if (st == APPLY_OK && r->jwt_changed && !o->dry_run &&
+	    jwt_store_location(db, &o->keys) == JWT_IN_FILE) {
+		bool changed;
+		if (jwt_store_write_file(db, &o->keys, p->jwk_json, false, &changed, err, errlen) == -1)
+			return APPLY_ERR_KEY;
+	}
+	return st;
 }

@@ -28,14 +28,16 @@ struct apply2_in {
 	const uint8_t *pt; /* the opened plaintext, header included */
 	size_t pt_len;
 	const struct doc2_header *h; /* already read and checked by the caller */
-	/* delta: the rows hash this node verified for its last applied
-	 * generation, and the CIMD clients it keeps (left out of its hash) */
-	const uint8_t *verified_rows_hash; /* NULL: none, a delta is refused */
+	/* delta: the LtHash sum of this node's counted rows as it verified them
+	 * for its last applied generation, and the CIMD clients it keeps (left
+	 * out of that sum) */
+	const struct lthash *verified_sum; /* NULL: none, a delta is refused */
 	const struct rowhash_skip *kept;
 };
 
 struct apply2_out {
 	uint8_t rows_hash[32];	 /* verified: equals h->rows_hash when APPLY_OK */
+	struct lthash sum;	 /* the sum rows_hash is the digest of */
 	struct rowhash_skip kept; /* full: the CIMD clients kept (the caller frees) */
 	struct payload app_config; /* the "@app_configuration" record, when the document has one */
 	bool has_app_config;

@@ -38,7 +38,8 @@ const struct config_var config_vars[] = {
 	{"SYNC_RESTART_COMMAND", NULL, "run (via /bin/sh -c) after an apply changed what Pocket ID caches"},
 	{"SYNC_RESTART_TIMEOUT", "2m", "how long SYNC_RESTART_COMMAND may run"},
 	{"SYNC_MAX_DELETE_PERCENT", "50", "refuse payloads deleting more than this % of users or passkeys"},
-	{"SYNC_MAX_PAYLOAD_SIZE", "64MiB", "largest sealed payload accepted or produced"},
+	{"SYNC_MAX_PAYLOAD_SIZE", "256MiB", "largest sealed payload accepted or produced"},
+	{"SYNC_VERIFY_INTERVAL", "10m", "secondary: how often it re-reads its whole database to prove it still holds what it last applied (deltas need that proof; 0 = only at start)"},
 	{"SYNC_BUSY_TIMEOUT", "2s", "how long one apply attempt waits for the database write lock"},
 	{"SYNC_ADMIN_TOKEN", NULL, "primary: token required by the admin API (then also on loopback)"},
 	{"SYNC_ADMIN_TOKEN_FILE", NULL, "file holding SYNC_ADMIN_TOKEN (mode 0600)"},
@@ -183,6 +184,7 @@ static void load_general(struct config *cfg, const struct envmap *m, struct conf
 		problem(pr, "SYNC_LONG_POLL_TIMEOUT: must be at most 5m");
 	load_duration(m, "SYNC_RESTART_TIMEOUT", 1000, &cfg->restart_timeout_ms, pr);
 	load_duration(m, "SYNC_BUSY_TIMEOUT", 10, &cfg->busy_timeout_ms, pr);
+	load_duration(m, "SYNC_VERIFY_INTERVAL", 0, &cfg->verify_interval_ms, pr);
 	load_listen(m, "SYNC_LISTEN", cfg->listen_host, &cfg->listen_port, pr);
 	load_listen(m, "SYNC_METRICS_LISTEN", cfg->metrics_host, &cfg->metrics_port, pr);
 	load_int(m, "SYNC_MAX_DELETE_PERCENT", 0, 100, &cfg->max_delete_percent, pr);

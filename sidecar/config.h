@@ -45,7 +45,8 @@ struct config {
 	char *restart_command;		/* SYNC_RESTART_COMMAND, may be NULL */
 	uint64_t restart_timeout_ms;	/* SYNC_RESTART_TIMEOUT, default 2m */
 	int max_delete_percent;		/* SYNC_MAX_DELETE_PERCENT, default 50 */
-	uint64_t max_payload_bytes;	/* SYNC_MAX_PAYLOAD_SIZE, default 64MiB */
+	uint64_t max_payload_bytes;	/* SYNC_MAX_PAYLOAD_SIZE, default 256MiB */
+	uint64_t verify_interval_ms;	/* SYNC_VERIFY_INTERVAL, default 10m, 0 = at start only */
 	uint64_t busy_timeout_ms;	/* SYNC_BUSY_TIMEOUT, default 2s */
 	char *admin_token;		/* SYNC_ADMIN_TOKEN[_FILE], may be NULL */
 	int health_stale_intervals;	/* SYNC_HEALTH_STALE_INTERVALS, default 3 */

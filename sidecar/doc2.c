@@ -132,6 +132,8 @@ int doc2_encode_header(const struct doc2_header *h, char **out, size_t *len)
 		}
 	}
 	cJSON_AddNumberToObject(j, "tables", (double)h->ntables);
+	if (h->app_config_api)
+		cJSON_AddStringToObject(j, "app_config", "api");
 	s = cJSON_PrintUnformatted(j);
 	pl_json_scrub_jwk(j);
 	cJSON_Delete(j);
@@ -283,11 +285,11 @@ static int check_format(const cJSON *doc, char *err, size_t errlen)
 
 static const char *const full_members[] = {"format", "kind", "sender", "recipient", "generation",
 					   "issued_at", "schema_version", "rows_hash", "jwt_key",
-					   "tables", NULL};
+					   "tables", "app_config", NULL};
 static const char *const delta_members[] = {"format", "kind", "sender", "recipient",
 					    "generation", "issued_at", "schema_version",
 					    "rows_hash", "jwt_key", "tables", "base_generation",
-					    "base_rows_hash", NULL};
+					    "base_rows_hash", "app_config", NULL};
 
 static int decode_header(const cJSON *j, struct doc2_header *h, char *err, size_t errlen)
 {
@@ -324,6 +326,10 @@ static int decode_header(const cJSON *j, struct doc2_header *h, char *err, size_
 			return errf(err, errlen, "\"base_generation\" %" PRIu64 " is not below \"generation\" %" PRIu64,
 				    h->base_generation, h->generation);
 	}
+	m = cJSON_GetObjectItemCaseSensitive(j, "app_config");
+	if (m != NULL && (!cJSON_IsString(m) || strcmp(m->valuestring, "api") != 0))
+		return errf(err, errlen, "\"app_config\" must be \"api\" when present");
+	h->app_config_api = m != NULL;
 	m = cJSON_GetObjectItemCaseSensitive(j, "jwt_key");
 	h->has_jwt = m != NULL;
 	if (m == NULL && h->kind == DOC2_FULL)

@@ -31,6 +31,8 @@ struct doc2_header {
 	bool has_jwt;	/* full: always; delta: the key changed since the base */
 	char *jwk_json; /* the JWK as compact JSON, NULL for JSON null */
 	uint64_t ntables; /* table records that follow */
+	bool app_config_api; /* "app_config": "api": the configuration travels as
+			      * "@app_configuration", not as app_config_variables */
 };
 
 /* One table record. t.name, t.cols and t.cells as in format 1 (t.arena

@@ -37,6 +37,29 @@ char *export_select_sql(const struct schema_table *t)
 	return sql;
 }
 
+char *export_select_by_key_sql(const struct schema_table *t)
+{
+	char *sql = export_select_sql(t), *cut = NULL, *next;
+
+	if (sql == NULL)
+		return NULL;
+	/* the last " ORDER BY ": a quoted name before it could hold the words */
+	for (char *at = strstr(sql, " ORDER BY "); at != NULL; at = strstr(at + 1, " ORDER BY "))
+		cut = at;
+	if (cut != NULL)
+		*cut = '\0';
+	next = sqlite3_mprintf("%s%s", sql, t->local_rows ? " AND " : " WHERE ");
+	sqlite3_free(sql);
+	sql = next;
+	for (size_t k = 0; sql != NULL && k < t->nkey; k++) {
+		next = sqlite3_mprintf("%s%s\"%w\" IS ?%d", sql, k ? " AND " : "", t->cols[t->key[k]],
+				       (int)k + 1);
+		sqlite3_free(sql);
+		sql = next;
+	}
+	return sql;
+}
+
 static int table_init(struct pl_table *pt, const struct schema_table *t)
 {
 	pt->name = strdup(t->name);

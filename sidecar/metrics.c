@@ -12,7 +12,7 @@ static const char *const reason_names[METRICS_FAIL_COUNT] = {
 	"auth",		     "decrypt",	      "sender",	     "replay",
 	"schema_mismatch",   "busy",	      "network",     "valve",
 	"invalid",	     "payload_too_large", "export_failed", "not_primary",
-	"unavailable",	     "internal",
+	"unavailable",	     "delta_base",	"verify",	"internal",
 };
 
 static const char *const op_names[METRICS_OP_COUNT] = {"insert", "update", "delete"};
@@ -101,6 +101,13 @@ void metrics_fail(struct metrics *m, enum metrics_reason reason)
 		reason = METRICS_FAIL_INTERNAL;
 	pthread_mutex_lock(&m->lock);
 	m->failures[reason]++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_payload_kind(struct metrics *m, bool delta)
+{
+	pthread_mutex_lock(&m->lock);
+	m->payloads[delta ? 1 : 0]++;
 	pthread_mutex_unlock(&m->lock);
 }
 

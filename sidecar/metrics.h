@@ -35,6 +35,8 @@ enum metrics_reason {
 	METRICS_FAIL_EXPORT_FAILED,	/* the primary could not build or seal the export */
 	METRICS_FAIL_NOT_PRIMARY,	/* SYNC_PRIMARY_URL answers, but not as a primary */
 	METRICS_FAIL_UNAVAILABLE,	/* the primary is shutting down */
+	METRICS_FAIL_DELTA_BASE,	/* a delta from a base this node does not hold (refused) */
+	METRICS_FAIL_VERIFY,		/* the result's rows hash was not the primary's (rolled back) */
 	METRICS_FAIL_INTERNAL,
 	METRICS_FAIL_COUNT
 };
@@ -68,6 +70,9 @@ void metrics_set_callback_capture_clients(struct metrics *m, uint64_t n);
  * a secondary's writes of a changed configuration. */
 void metrics_set_app_config_pending(struct metrics *m, bool pending);
 void metrics_app_config_update(struct metrics *m, bool ok);
+/* pocket_id_sync_payloads_total{kind}: format-2 documents sent (primary) or
+ * applied (secondary), full snapshots and deltas. */
+void metrics_payload_kind(struct metrics *m, bool delta);
 
 /* Primary. set_peers replaces the peer list (peers gauge = n; last seen from
  * each peer's last_seen_at; export counts of peers still listed are kept).

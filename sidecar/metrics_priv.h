@@ -30,6 +30,7 @@ struct metrics {
 	size_t ntables;
 	uint64_t failures[METRICS_FAIL_COUNT];
 	uint64_t restarts[2]; /* ok, failed */
+	uint64_t payloads[2]; /* full, delta */
 	uint64_t app_config_updates[2]; /* done, failed */
 	bool app_config_pending;
 	uint64_t generation, applied_generation;

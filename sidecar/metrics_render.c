@@ -182,6 +182,10 @@ static void render_outcomes(struct mbuf *b, const struct metrics *m)
 		const char *labels[] = {"reason", metrics_reason_name((enum metrics_reason)r)};
 		sample_u64(b, "failures_total", labels, 1, m->failures[r]);
 	}
+	family(b, "payloads_total", "counter",
+	       "Format-2 documents sent (primary) or applied (secondary) by kind.");
+	sample_u64(b, "payloads_total", (const char *[]){"kind", "full"}, 1, m->payloads[0]);
+	sample_u64(b, "payloads_total", (const char *[]){"kind", "delta"}, 1, m->payloads[1]);
 	family(b, "restarts_total", "counter", "Runs of SYNC_RESTART_COMMAND by result.");
 	sample_u64(b, "restarts_total", (const char *[]){"result", "ok"}, 1, m->restarts[0]);
 	sample_u64(b, "restarts_total", (const char *[]){"result", "failed"}, 1, m->restarts[1]);

@@ -64,6 +64,16 @@ uint8_t *pl_arena_alloc(struct pl_arena **a, size_t n)
 	return b->data + b->used - n;
 }
 
+void pl_arena_join(struct pl_arena **into, struct pl_arena **from)
+{
+	struct pl_arena **tail = into;
+
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = *from;
+	*from = NULL;
+}
+
 void pl_arena_free(struct pl_arena **a)
 {
 	while (*a != NULL) {

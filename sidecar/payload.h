@@ -37,6 +37,8 @@ struct pl_arena;
 /* Returns n bytes owned by *a, or NULL on allocation failure. */
 uint8_t *pl_arena_alloc(struct pl_arena **a, size_t n);
 void pl_arena_free(struct pl_arena **a);
+/* Moves every block of *from into *into (bytes keep their addresses). */
+void pl_arena_join(struct pl_arena **into, struct pl_arena **from);
 
 struct pl_table {
 	char *name;

@@ -9,7 +9,10 @@
 #include "memtrim.h"
 #include "metrics.h"
 #include "pidb.h"
+#include "protocol.h"
 #include "refusal.h"
+#include "rowhash.h"
+#include "schema.h"
 #include "state.h"
 
 #include <curl/curl.h>
@@ -43,6 +46,15 @@ struct poller {
 	bool reconciled;	   /* a payload was applied since start (poller thread only) */
 	int64_t failing_since;	   /* unix seconds of the first failure in a row, 0 = none */
 	unsigned failures;	   /* failures in that row (poller thread only) */
+	/* Format 2, poller thread only: this node's content as last verified
+	 * (a scan at start and every SYNC_VERIFY_INTERVAL, or a verified apply):
+	 * the sum of its rows at generation vgen, and the CIMD clients kept out. */
+	bool verified;
+	bool v1_primary; /* the last payload was format 1 (a primary before v2) */
+	uint64_t vgen;
+	struct lthash vsum;
+	struct rowhash_skip kept;
+	int64_t verify_due_ms;
 	char last_error[512];	   /* guarded by lock */
 	char app_config_error[256]; /* guarded by lock; empty = none pending */
 };
@@ -54,6 +66,8 @@ struct fetch {
 	int64_t held_ms; /* from request sent to first byte of a long poll: the primary's wait */
 	char sender_hint[64];
 	char refusal[32]; /* X-Pocket-Id-Sync-Refusal: why the primary refused */
+	char kind[16];	  /* X-Pocket-Id-Sync-Kind (v2): full or delta */
+	const char *media; /* the answer's protocol (protocol.h), NULL when neither */
 	bool too_large;
 };
 
@@ -125,6 +139,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 
 	header_value(data, len, "X-Pocket-Id-Sync-Sender", f->sender_hint, sizeof(f->sender_hint));
 	header_value(data, len, REFUSAL_HEADER, f->refusal, sizeof(f->refusal));
+	header_value(data, len, PROTOCOL_KIND_HEADER, f->kind, sizeof(f->kind));
 	return len;
 }
 
@@ -216,10 +231,26 @@ static void describe_http_status(const struct poller *p, const struct fetch *f, 
 }
 
 /* One GET of /sync/export. Returns the curl code; f->status holds HTTP's. */
+/* The media type of the answer: one of the two protocols, or NULL. */
+static const char *answer_media(CURL *c)
+{
+	char *ct = NULL;
+	size_t n;
+
+	if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK || ct == NULL)
+		return NULL;
+	n = strcspn(ct, "; ");
+	if (n == strlen(PROTOCOL_V2) && strncasecmp(ct, PROTOCOL_V2, n) == 0)
+		return PROTOCOL_V2;
+	if (n == strlen(PROTOCOL_V1) && strncasecmp(ct, PROTOCOL_V1, n) == 0)
+		return PROTOCOL_V1;
+	return NULL;
+}
+
 static CURLcode fetch_export(struct poller *p, bool conditional, uint64_t after, long wait_s,
 			     struct fetch *f)
 {
-	char url[2048], auth[128], inm[64];
+	char url[2048], auth[128], inm[64], claim[160], b64[45];
 	struct curl_slist *hdr = NULL;
 	const char *base = p->cfg->primary_url;
 	CURLcode rc;
@@ -228,10 +259,17 @@ static CURLcode fetch_export(struct poller *p, bool conditional, uint64_t after,
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", p->cfg->primary_token);
 	hdr = curl_slist_append(hdr, auth);
 	OPENSSL_cleanse(auth, sizeof(auth));
-	hdr = curl_slist_append(hdr, "Accept: application/vnd.pocket-id-sync.v1");
+	hdr = curl_slist_append(hdr, "Accept: " PROTOCOL_ACCEPT);
 	if (conditional) {
 		snprintf(inm, sizeof(inm), "If-None-Match: \"%" PRIu64 "\"", after);
 		hdr = curl_slist_append(hdr, inm);
+	}
+	if (conditional && p->verified && p->vgen == after) { /* this node can take a delta */
+		uint8_t h[32];
+		lthash_digest(&p->vsum, h);
+		b64_encode(b64, h, 32);
+		snprintf(claim, sizeof(claim), PROTOCOL_BASE_HEADER ": %" PRIu64 " %s", after, b64);
+		hdr = curl_slist_append(hdr, claim);
 	}
 	curl_easy_reset(p->curl);
 	curl_easy_setopt(p->curl, CURLOPT_URL, url);
@@ -255,6 +293,7 @@ static CURLcode fetch_export(struct poller *p, bool conditional, uint64_t after,
 	}
 	rc = curl_easy_perform(p->curl);
 	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &f->status);
+	f->media = answer_media(p->curl);
 	if (wait_s > 0) {
 		curl_off_t sent = 0, first = 0;
 		curl_easy_getinfo(p->curl, CURLINFO_PRETRANSFER_TIME_T, &sent);
@@ -388,12 +427,33 @@ static int handle_payload(struct poller *p, struct fetch *f)
 	int rc;
 
 	metrics_set_last_payload_bytes(p->m, f->len);
-	/* The first payload after start is reconciled even when its generation
-	 * was applied before: that heals a secondary edited by hand. */
-	struct ingest_opts io = {.reapply = !p->reconciled};
+	/* Unverified content is reconciled even when its generation was applied
+	 * before: that heals a secondary edited by hand. */
+	struct ingest_opts io = {.reapply = !p->verified,
+				 .media = f->media,
+				 .verified_sum = p->verified ? &p->vsum : NULL,
+				 .kept = &p->kept};
 	rc = ingest_wire(p->cfg, p->me, p->st, p->db, f->body, f->len, &io, &r, err, sizeof(err));
 	if (rc == 0)
 		p->reconciled = true;
+	if (rc == 0 && r.verified) {
+		p->verified = true;
+		p->v1_primary = false;
+		p->vgen = r.generation;
+		p->vsum = r.sum;
+		if (r.kind == DOC2_FULL) {
+			rowhash_skip_free(&p->kept);
+			p->kept = r.kept;
+			memset(&r.kept, 0, sizeof(r.kept));
+		}
+		metrics_payload_kind(p->m, r.kind == DOC2_DELTA);
+	} else if (rc == 0 && r.format == 1) {
+		p->verified = false; /* format 1 proves nothing about the content */
+		p->v1_primary = true;
+	} else if (rc == -1 && (strcmp(r.reason, "delta_base") == 0 || strcmp(r.reason, "verify") == 0)) {
+		p->verified = false; /* the next poll asks for a full snapshot */
+	}
+	ingest_result_free(&r);
 	if (rc == -1) {
 		b64_encode(pinned, p->cfg->primary_pubkey, 32);
 		if (strcmp(r.reason, "decrypt") == 0 && f->sender_hint[0] != '\0' &&
@@ -426,6 +486,50 @@ static int handle_payload(struct poller *p, struct fetch *f)
 	return 0;
 }
 
+/* The full verification: the rows hash of this node's own database against
+ * the one recorded when the last generation was applied. A mismatch means
+ * the content changed behind the sidecar's back; the next poll then asks
+ * for a full snapshot instead of a delta. */
+static void verify_self(struct poller *p, bool found, uint64_t applied)
+{
+	uint8_t want[32], got[32];
+	struct schema s;
+	struct lthash sum;
+	uint64_t gen = 0;
+	char err[512], q[600];
+	bool was = p->verified;
+	int rc = -1;
+
+	p->verify_due_ms = p->cfg->verify_interval_ms > 0
+				   ? mono_ms() + (int64_t)p->cfg->verify_interval_ms : INT64_MAX;
+	p->verified = false;
+	if (!found || ingest_recorded_rows_hash(p->st, &gen, want) != 0 || gen != applied)
+		return; /* nothing verified to compare with: a full snapshot comes next */
+	if (sqlite3_exec(p->db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK)
+		return;
+	if (schema_load(p->db, &s, err, sizeof(err)) == 0) {
+		rc = rowhash_scan_sum(p->db, &s, &p->kept, &sum, err, sizeof(err));
+		schema_free(&s);
+	}
+	sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL);
+	if (rc == -1) {
+		log_warn("sync.verify_failed", "error=%s", log_quote(q, sizeof(q), err));
+		return;
+	}
+	lthash_digest(&sum, got);
+	if (CRYPTO_memcmp(got, want, 32) != 0) {
+		log_warn("sync.drift", "generation=%" PRIu64 " msg=\"this node's synced tables differ "
+				       "from what it last applied (changed behind the sidecar's back); "
+				       "asking for a full snapshot\"", applied);
+		return;
+	}
+	p->verified = true;
+	p->vgen = applied;
+	p->vsum = sum;
+	if (!was)
+		log_info("sync.verified", "generation=%" PRIu64, applied);
+}
+
 /* One round: returns 0 on success, -1 on failure. */
 static int poll_once(struct poller *p, bool full)
 {
@@ -441,12 +545,17 @@ static int poll_once(struct poller *p, bool full)
 	metrics_set_last_attempt(p->m, (double)wall_s());
 	state_status_set_i64(p->st, "last_attempt_at", wall_s());
 	state_applied_get(p->st, p->cfg->primary_pubkey, &after, &found);
-	/* Conditional (If-None-Match) once this start reconciled; the interval
-	 * poll is then a cheap 304 unless something changed. */
-	/* ...except the interval poll while the application configuration waits
-	 * for a retry: that one fetches the payload again to write it. */
-	cc = fetch_export(p, p->reconciled && found && !(full && appconfig_step_pending(p->st)), after,
-			  wait_s, &f);
+	if (mono_ms() >= p->verify_due_ms)
+		verify_self(p, found, after);
+	/* The interval poll while the application configuration waits for a
+	 * retry fetches the payload again to write it. */
+	/* Conditional (If-None-Match) once this node's content is verified (v2),
+	 * or once this start reconciled with a format-1 primary; the interval
+	 * poll is then a cheap 304 unless something changed. Unverified content
+	 * asks for a full snapshot. */
+	cc = fetch_export(p, (p->verified || (p->reconciled && p->v1_primary)) && found &&
+				     !(full && appconfig_step_pending(p->st)),
+			  after, wait_s, &f);
 	if (atomic_load(&p->stopping)) {
 		free(f.body);
 		return 0;
@@ -478,6 +587,10 @@ static int poll_once(struct poller *p, bool full)
 			if (rr == 0 || rr == -1)
 				metrics_restart(p->m, rr == 0);
 		}
+	} else if (f.status == 200 && f.media == NULL) {
+		snprintf(msg, sizeof(msg), "the answer to GET /sync/export is not of a sync media type "
+					   "(a proxy in between?); not opened");
+		record_failure(p, "network", msg);
 	} else if (f.status == 200) {
 		rc = handle_payload(p, &f);
 	} else {
@@ -604,6 +717,7 @@ void poller_stop(struct poller *p)
 	pthread_join(p->thread, NULL);
 	curl_easy_cleanup(p->curl);
 	sqlite3_close(p->db);
+	rowhash_skip_free(&p->kept);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
 	free(p);

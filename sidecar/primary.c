@@ -16,17 +16,20 @@
 #include "metrics.h"
 #include "pidb.h"
 #include "produce.h"
+#include "protocol.h"
 #include "refusal.h"
 #include "state.h"
 
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define PRIMARY_MAX_WAITERS 256
@@ -36,12 +39,20 @@
 #define APPCONFIG_REFRESH_MS 30000
 #define APPCONFIG_RETRY_MS 10000
 
+/* What a request asked for: the protocol version it reads and, for v2, the
+ * base it holds. */
+struct ask {
+	bool v2;
+	struct produce_base base;
+};
+
 struct waiter {
 	struct evhttp_request *req;
 	char peer[STATE_PEER_NAME_MAX + 1];
 	uint8_t peer_pub[32];
 	uint64_t after;
 	int64_t deadline_ms;
+	struct ask ask;
 };
 
 struct primary {
@@ -132,40 +143,44 @@ static const struct appconfig *shipped_app_config(const struct primary *p)
 	return p->have_ac ? &p->ac : NULL;
 }
 
+/* Looks at the database (a read transaction left open on success, for an
+ * export from the same snapshot) and moves the generation if the content
+ * changed. */
+static int look(struct primary *p, struct produced *pr)
+{
+	char err[512], q[600];
+
+	if (appconfig_step_enabled(p->cfg))
+		read_app_config(p);
+	if (produce_begin(p->watch, p->db, p->cfg, p->st, shipped_app_config(p), pr, err,
+			  sizeof(err)) == -1) {
+		p->data_version = -2; /* look again next time, even without a new commit */
+		log_error("primary.snapshot_failed", "error=%s", log_quote(q, sizeof(q), err));
+		return -1;
+	}
+	p->generation = pr->generation;
+	metrics_set_generation(p->m, p->generation);
+	metrics_set_unknown_tables(p->m, pr->res.nunknown);
+	return 0;
+}
+
 /* Recomputes the generation when Pocket ID committed since the last look
  * (or the configuration is due for another read). */
 static int refresh_generation(struct primary *p)
 {
-	struct jwt_store_cfg keys = {p->cfg->encryption_key, p->cfg->encryption_key_len,
-				     p->cfg->keys_storage, p->cfg->keys_path};
-	struct export_result res;
+	struct produced pr;
 	int64_t dv = pidb_data_version(p->db);
-	bool ac_on = appconfig_step_enabled(p->cfg);
-	bool ac_due = ac_on && mono_ms() - p->ac_read_ms >=
-				       (p->ac_failing ? APPCONFIG_RETRY_MS : APPCONFIG_REFRESH_MS);
-	char err[512], q[600];
+	bool ac_due = appconfig_step_enabled(p->cfg) &&
+		      mono_ms() - p->ac_read_ms >= (p->ac_failing ? APPCONFIG_RETRY_MS : APPCONFIG_REFRESH_MS);
 
 	if (dv == p->data_version && dv != -1 && !ac_due)
 		return 0;
-	if (ac_on)
-		read_app_config(p);
-	if (change_watch_check(p->watch, p->db, &keys, &res, err, sizeof(err)) == -1)
-		goto fail;
-	if (p->have_ac)
-		appconfig_mix_hash(res.content_hash, &p->ac);
-	if (state_generation_advance(p->st, res.content_hash, &p->generation) == -1) {
-		snprintf(err, sizeof(err), "cannot advance the generation in the sidecar state");
-		goto fail;
-	}
+	if (look(p, &pr) == -1)
+		return -1;
+	produce_end(p->db);
 	p->data_version = dv;
-	metrics_set_generation(p->m, p->generation);
-	metrics_set_unknown_tables(p->m, res.nunknown);
 	check_callback_capture(p);
 	return 0;
-fail:
-	p->data_version = -2; /* look again next time, even without a new commit */
-	log_error("primary.snapshot_failed", "error=%s", log_quote(q, sizeof(q), err));
-	return -1;
 }
 
 /* libevent keeps its copy of a reply's body until the socket has taken it,
@@ -192,36 +207,76 @@ static void refuse_export(struct primary *p, struct evhttp_request *req, int sta
 	http_reply_refusal(req, status, REFUSAL_EXPORT_FAILED, "export failed; see the primary's log\n");
 }
 
-static void reply_payload(struct primary *p, struct evhttp_request *req, struct snapshot *snap,
-			  const char *peer, const uint8_t peer_pub[32])
+static void reply_wire(struct primary *p, struct evhttp_request *req, const char *peer,
+		       uint64_t generation, uint8_t *wire, size_t len, const char *kind)
 {
-	char etag[32], sender[45], err[512];
+	char etag[32], sender[45];
+
+	snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", generation);
+	b64_encode(sender, p->me->pub, 32);
+	evhttp_request_set_on_complete_cb(req, on_payload_sent, NULL);
+	if (kind != NULL)
+		http_reply_bytes(req, 200, PROTOCOL_V2, wire, len, "ETag", etag,
+				 "X-Pocket-Id-Sync-Sender", sender, PROTOCOL_KIND_HEADER, kind, NULL);
+	else
+		http_reply_bytes(req, 200, PROTOCOL_V1, wire, len, "ETag", etag,
+				 "X-Pocket-Id-Sync-Sender", sender, NULL);
+	free(wire);
+	state_peer_seen(p->st, peer, (int64_t)time(NULL), generation);
+	metrics_peer_export(p->m, peer, (double)time(NULL));
+	metrics_set_last_payload_bytes(p->m, len);
+	log_info("export.sent", "peer=%s generation=%" PRIu64 " kind=%s bytes=%zu", peer, generation,
+		 kind != NULL ? kind : "v1", len);
+}
+
+/* A sealing failure: too large (the limit and the size in the body), or
+ * any other. */
+static void refuse_sealing(struct primary *p, struct evhttp_request *req, const char *peer,
+			   size_t len, char *err, size_t errlen)
+{
+	bool too_large = len > p->cfg->max_payload_bytes;
+
+	log_export_failed(peer, too_large ? REFUSAL_PAYLOAD_TOO_LARGE : REFUSAL_EXPORT_FAILED, err);
+	if (too_large) {
+		metrics_fail(p->m, METRICS_FAIL_PAYLOAD_TOO_LARGE);
+		strncat(err, "\n", errlen - strlen(err) - 1);
+		http_reply_refusal(req, 500, REFUSAL_PAYLOAD_TOO_LARGE, err);
+	} else {
+		refuse_export(p, req, 500);
+	}
+}
+
+static void reply_v1(struct primary *p, struct evhttp_request *req, struct snapshot *snap,
+		     const char *peer, const uint8_t peer_pub[32])
+{
+	char err[512];
 	uint8_t *wire;
 	size_t len;
 
 	if (produce_seal(snap, p->me, peer_pub, p->cfg->max_payload_bytes, &wire, &len, err,
 			 sizeof(err)) == -1) {
-		bool too_large = len > p->cfg->max_payload_bytes;
-		log_export_failed(peer, too_large ? REFUSAL_PAYLOAD_TOO_LARGE : REFUSAL_EXPORT_FAILED, err);
-		if (too_large) {
-			metrics_fail(p->m, METRICS_FAIL_PAYLOAD_TOO_LARGE);
-			strncat(err, "\n", sizeof(err) - strlen(err) - 1);
-			http_reply_refusal(req, 500, REFUSAL_PAYLOAD_TOO_LARGE, err);
-		} else {
-			refuse_export(p, req, 500);
-		}
+		refuse_sealing(p, req, peer, len, err, sizeof(err));
 		return;
 	}
-	snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", snap->p.generation);
-	b64_encode(sender, p->me->pub, 32);
-	evhttp_request_set_on_complete_cb(req, on_payload_sent, NULL);
-	http_reply_bytes(req, 200, "application/vnd.pocket-id-sync.v1", wire, len, "ETag", etag,
-			 "X-Pocket-Id-Sync-Sender", sender, NULL);
-	free(wire);
-	state_peer_seen(p->st, peer, (int64_t)time(NULL), snap->p.generation);
-	metrics_peer_export(p->m, peer, (double)time(NULL));
-	metrics_set_last_payload_bytes(p->m, len);
-	log_info("export.sent", "peer=%s generation=%" PRIu64 " bytes=%zu", peer, snap->p.generation, len);
+	reply_wire(p, req, peer, snap->p.generation, wire, len, NULL);
+}
+
+/* A format-2 document for one peer from the open look pr. */
+static void reply_v2(struct primary *p, struct evhttp_request *req, const struct produced *pr,
+		     const char *peer, const uint8_t peer_pub[32], const struct ask *ask)
+{
+	enum doc2_kind kind;
+	char err[512];
+	uint8_t *wire;
+	size_t len;
+
+	if (produce_v2(p->watch, p->db, p->cfg, p->me, pr, shipped_app_config(p), peer_pub, &ask->base,
+		       &wire, &len, &kind, err, sizeof(err)) == -1) {
+		refuse_sealing(p, req, peer, len, err, sizeof(err));
+		return;
+	}
+	metrics_payload_kind(p->m, kind == DOC2_DELTA);
+	reply_wire(p, req, peer, pr->generation, wire, len, kind == DOC2_DELTA ? "delta" : "full");
 }
 
 static void reply_not_modified(struct primary *p, struct evhttp_request *req, const char *peer)
@@ -234,23 +289,29 @@ static void reply_not_modified(struct primary *p, struct evhttp_request *req, co
 	metrics_peer_export(p->m, peer, (double)time(NULL));
 }
 
-/* Takes one snapshot and answers req with it. */
+/* One look, answered to req in the protocol it asked for. */
 static void send_fresh(struct primary *p, struct evhttp_request *req, const char *peer,
-		       const uint8_t peer_pub[32])
+		       const uint8_t peer_pub[32], const struct ask *ask)
 {
+	struct produced pr;
 	struct snapshot snap;
 	char err[512];
 
-	if (produce_snapshot(p->db, p->cfg, p->st, shipped_app_config(p), &snap, err, sizeof(err)) == -1) {
-		log_export_failed(peer, REFUSAL_EXPORT_FAILED, err);
+	if (look(p, &pr) == -1) {
 		refuse_export(p, req, 503);
 		return;
 	}
-	p->generation = snap.p.generation;
+	if (ask->v2) {
+		reply_v2(p, req, &pr, peer, peer_pub, ask);
+	} else if (produce_v1(p->db, p->cfg, &pr, shipped_app_config(p), &snap, err, sizeof(err)) == 0) {
+		reply_v1(p, req, &snap, peer, peer_pub);
+		produce_free(&snap);
+	} else {
+		log_export_failed(peer, REFUSAL_EXPORT_FAILED, err);
+		refuse_export(p, req, 503);
+	}
+	produce_end(p->db);
 	p->data_version = pidb_data_version(p->db);
-	metrics_set_generation(p->m, p->generation);
-	reply_payload(p, req, &snap, peer, peer_pub);
-	produce_free(&snap);
 	memtrim();
 }
 
@@ -279,12 +340,14 @@ static void reply_revoked(struct primary *p, struct evhttp_request *req, const c
 	http_reply_unauthorized(req);
 }
 
-/* Answers waiters whose generation moved (one shared snapshot) or whose
- * wait ran out; a waiter revoked meanwhile gets 401, never the payload. */
+/* Answers waiters whose generation moved (one look; one format-1 snapshot
+ * shared by the v1 waiters, a document per v2 waiter) or whose wait ran
+ * out; a waiter revoked meanwhile gets 401, never the payload. */
 static void serve_waiters(struct primary *p, bool changed_only)
 {
+	struct produced pr;
 	struct snapshot snap;
-	bool have = false;
+	bool looked = false, have_v1 = false, look_failed = false;
 	int64_t now = mono_ms();
 	char err[512];
 	size_t keep = 0;
@@ -298,16 +361,20 @@ static void serve_waiters(struct primary *p, bool changed_only)
 		} else if (enrolled == -1) {
 			refuse_export(p, w->req, 503);
 		} else if (w->after != p->generation) {
-			if (!have && produce_snapshot(p->db, p->cfg, p->st, shipped_app_config(p), &snap,
-						      err, sizeof(err)) == 0) {
-				have = true;
-				p->generation = snap.p.generation;
-			} else if (!have) {
-				log_error("export.failed", "peer=%s reason=%s error=%s", w->peer,
-					  REFUSAL_EXPORT_FAILED, err);
+			if (!looked && !look_failed) {
+				looked = look(p, &pr) == 0;
+				look_failed = !looked;
 			}
-			if (have)
-				reply_payload(p, w->req, &snap, w->peer, w->peer_pub);
+			if (looked && !w->ask.v2 && !have_v1) {
+				have_v1 = produce_v1(p->db, p->cfg, &pr, shipped_app_config(p), &snap, err,
+						     sizeof(err)) == 0;
+				if (!have_v1)
+					log_export_failed(w->peer, REFUSAL_EXPORT_FAILED, err);
+			}
+			if (looked && w->ask.v2)
+				reply_v2(p, w->req, &pr, w->peer, w->peer_pub, &w->ask);
+			else if (looked && have_v1)
+				reply_v1(p, w->req, &snap, w->peer, w->peer_pub);
 			else
 				refuse_export(p, w->req, 503);
 		} else if (!changed_only && now >= w->deadline_ms) {
@@ -317,8 +384,10 @@ static void serve_waiters(struct primary *p, bool changed_only)
 		}
 	}
 	p->nwaiters = keep;
-	if (have) {
+	if (have_v1)
 		produce_free(&snap);
+	if (looked) {
+		produce_end(p->db);
 		memtrim();
 	}
 }
@@ -334,6 +403,44 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	serve_waiters(p, false);
 	if (p->nwaiters > 0)
 		evtimer_add(p->tick, &tv);
+}
+
+/* Accept names protocol v2: "application/vnd.pocket-id-sync.v2" among its
+ * comma-separated media types (case-insensitive, parameters ignored). */
+static bool accepts_v2(const char *accept)
+{
+	static const char v2[] = PROTOCOL_V2;
+	const char *s = accept;
+
+	while (s != NULL && *s != '\0') {
+		size_t n;
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		n = strcspn(s, ",;");
+		while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n == sizeof(v2) - 1 && strncasecmp(s, v2, n) == 0)
+			return true;
+		s = strchr(s, ',');
+	}
+	return false;
+}
+
+/* "X-Pocket-Id-Sync-Base: <generation> <base64 rows hash>"; anything else is
+ * no claim. */
+static void parse_base(const char *v, struct produce_base *b)
+{
+	char *end;
+
+	b->has = false;
+	if (v == NULL || v[0] < '0' || v[0] > '9' || (v[0] == '0' && v[1] != ' '))
+		return;
+	errno = 0;
+	b->generation = strtoull(v, &end, 10);
+	if (errno != 0 || *end != ' ' || strlen(end + 1) != 44 ||
+	    b64_decode_exact(end + 1, b->rows_hash, 32) == -1)
+		return;
+	b->has = true;
 }
 
 /* "If-None-Match: \"N\"" → N; anything else → no condition. */
@@ -373,10 +480,15 @@ static int parse_wait(struct evhttp_request *req, long *wait)
 void primary_export_handler(void *ctx, struct evhttp_request *req, const struct peer_info *peer)
 {
 	struct primary *p = ctx;
-	const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *inm = evhttp_find_header(in, "If-None-Match");
 	struct timeval tv = {0, PRIMARY_CHECK_MS * 1000};
+	struct ask ask = {.v2 = accepts_v2(evhttp_find_header(in, "Accept"))};
 	uint64_t after;
 	long wait;
+
+	if (ask.v2)
+		parse_base(evhttp_find_header(in, PROTOCOL_BASE_HEADER), &ask.base);
 
 	refresh_peers_metric(p); /* peers come and go through the admin API and the CLI */
 	if (parse_wait(req, &wait) == -1) {
@@ -389,7 +501,7 @@ void primary_export_handler(void *ctx, struct evhttp_request *req, const struct 
 		return;
 	}
 	if (!parse_etag(inm, &after) || after != p->generation) {
-		send_fresh(p, req, peer->name, peer->pubkey);
+		send_fresh(p, req, peer->name, peer->pubkey, &ask);
 		return;
 	}
 	if (wait == 0 || p->nwaiters == PRIMARY_MAX_WAITERS) {
@@ -397,7 +509,7 @@ void primary_export_handler(void *ctx, struct evhttp_request *req, const struct 
 		return;
 	}
 	http_request_hold(req);
-	p->waiters[p->nwaiters] = (struct waiter){req, "", {0}, after, mono_ms() + wait * 1000};
+	p->waiters[p->nwaiters] = (struct waiter){req, "", {0}, after, mono_ms() + wait * 1000, ask};
 	snprintf(p->waiters[p->nwaiters].peer, sizeof(p->waiters[0].peer), "%s", peer->name);
 	memcpy(p->waiters[p->nwaiters].peer_pub, peer->pubkey, 32);
 	p->nwaiters++;

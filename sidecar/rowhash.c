@@ -344,21 +344,30 @@ int rowhash_scan_table(struct rowhash_ctx *c, sqlite3 *db, const struct schema_t
 	return 0;
 }
 
-int rowhash_scan(sqlite3 *db, const struct schema *s, const struct rowhash_skip *skip,
-		 uint8_t out[static 32], char *err, size_t errlen)
+int rowhash_scan_sum(sqlite3 *db, const struct schema *s, const struct rowhash_skip *skip,
+		     struct lthash *sum, char *err, size_t errlen)
 {
 	struct rowhash_ctx *c = rowhash_ctx_new();
-	struct lthash h = {{0}};
 	int rc = 0;
 
+	memset(sum, 0, sizeof(*sum));
 	if (c == NULL)
 		return errf(err, errlen, "out of memory");
 	for (size_t i = 0; i < s->ntables && rc == 0; i++) {
 		if (rowhash_counts_table(&s->tables[i]))
-			rc = rowhash_scan_table(c, db, &s->tables[i], skip, &h, err, errlen);
+			rc = rowhash_scan_table(c, db, &s->tables[i], skip, sum, err, errlen);
 	}
 	rowhash_ctx_free(c);
-	if (rc == 0)
-		lthash_digest(&h, out);
 	return rc;
+}
+
+int rowhash_scan(sqlite3 *db, const struct schema *s, const struct rowhash_skip *skip,
+		 uint8_t out[static 32], char *err, size_t errlen)
+{
+	struct lthash h;
+
+	if (rowhash_scan_sum(db, s, skip, &h, err, errlen) == -1)
+		return -1;
+	lthash_digest(&h, out);
+	return 0;
 }

@@ -72,6 +72,9 @@ void rowhash_skip_free(struct rowhash_skip *s);
  * excluded) to *h, inside the caller's read transaction. */
 int rowhash_scan_table(struct rowhash_ctx *c, sqlite3 *db, const struct schema_table *t,
 		       const struct rowhash_skip *skip, struct lthash *h, char *err, size_t errlen);
+/* The sum of every counted table of s (rowhash_scan without the digest). */
+int rowhash_scan_sum(sqlite3 *db, const struct schema *s, const struct rowhash_skip *skip,
+		     struct lthash *sum, char *err, size_t errlen);
 /* The rows hash of every counted table of s. */
 int rowhash_scan(sqlite3 *db, const struct schema *s, const struct rowhash_skip *skip,
 		 uint8_t out[static 32], char *err, size_t errlen);

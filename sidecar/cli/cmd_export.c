@@ -5,6 +5,7 @@
 #include "b64.h"
 #include "cli.h"
 #include "pidb.h"
+#include "change_watch.h"
 #include "produce.h"
 
 #include <fcntl.h>
@@ -17,6 +18,8 @@
 static const char help_text[] =
 	"Options:\n"
 	"  --to PUBKEY      the recipient's public key (its `pocket-id-sync pubkey`)\n"
+	"  --format N       2 (default): a format-2 full snapshot; 1: format 1, for a\n"
+	"                   secondary whose pocket-id-sync predates protocol v2\n"
 	"  -o, --output FILE  write the sealed payload to FILE (mode 0600) instead of stdout\n"
 	"  --env-file FILE  read variables from FILE (repeatable; the environment wins)\n"
 	"  -h, --help       show this help\n\n"
@@ -26,7 +29,7 @@ static const char help_text[] =
 	"`pocket-id-sync apply FILE` there.\n";
 
 struct export_opts {
-	const char *to, *output;
+	const char *to, *output, *format;
 };
 
 static int on_opt(int c, const char *arg, void *ctx)
@@ -36,6 +39,8 @@ static int on_opt(int c, const char *arg, void *ctx)
 		o->to = arg;
 	else if (c == 'o')
 		o->output = arg;
+	else if (c == 'f')
+		o->format = arg;
 	return 0;
 }
 
@@ -70,20 +75,23 @@ static int write_output(const char *path, const uint8_t *buf, size_t len)
 	return off == len ? 0 : -1;
 }
 
-static int run_export(const struct config *cfg, const uint8_t to[32], const char *output)
+static int run_export(const struct config *cfg, const uint8_t to[32], const char *output, int format)
 {
 	struct state *st = NULL;
 	struct node_key me;
 	struct snapshot snap;
+	struct produced pr;
 	struct appconfig ac = {0};
-	bool with_ac = appconfig_step_enabled(cfg);
+	struct change_watch *w = change_watch_new();
+	bool with_ac = appconfig_step_enabled(cfg), open = false;
 	sqlite3 *db = NULL;
 	uint8_t *wire = NULL;
-	size_t wire_len;
+	size_t wire_len = 0;
+	enum doc2_kind kind;
 	char err[512];
 	int rc = EXIT_FAIL;
 
-	if (cli_open_node(cfg, "cannot export", true, &me, &st, &db) == -1)
+	if (w == NULL || cli_open_node(cfg, "cannot export", true, &me, &st, &db) == -1)
 		goto out;
 	/* The daemon ships the configuration too; so does this, or the
 	 * generation would flip between the two contents. */
@@ -91,24 +99,43 @@ static int run_export(const struct config *cfg, const uint8_t to[32], const char
 		fprintf(stderr, "pocket-id-sync: cannot read the application configuration: %s\n", err);
 		goto out;
 	}
-	if (produce_snapshot(db, cfg, st, with_ac ? &ac : NULL, &snap, err, sizeof(err)) == -1) {
+	if (produce_begin(w, db, cfg, st, with_ac ? &ac : NULL, &pr, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pocket-id-sync: %s\n", err);
 		goto out;
 	}
-	if (produce_seal(&snap, &me, to, cfg->max_payload_bytes, &wire, &wire_len, err, sizeof(err)) == -1)
+	open = true;
+	if (format == 1) {
+		if (produce_v1(db, cfg, &pr, with_ac ? &ac : NULL, &snap, err, sizeof(err)) == -1) {
+			fprintf(stderr, "pocket-id-sync: %s\n", err);
+			goto out;
+		}
+		rc = produce_seal(&snap, &me, to, cfg->max_payload_bytes, &wire, &wire_len, err,
+				  sizeof(err));
+		produce_free(&snap);
+	} else {
+		rc = produce_v2(w, db, cfg, &me, &pr, with_ac ? &ac : NULL, to, NULL, &wire, &wire_len,
+				&kind, err, sizeof(err));
+	}
+	produce_end(db);
+	open = false;
+	if (rc == -1) {
 		fprintf(stderr, "pocket-id-sync: %s\n", err);
-	else if (write_output(output, wire, wire_len) == 0)
-		rc = EXIT_OK;
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	rc = write_output(output, wire, wire_len) == 0 ? EXIT_OK : EXIT_FAIL;
 	if (rc == EXIT_OK)
-		fprintf(stderr, "pocket-id-sync: sealed generation %llu (%zu bytes)%s%s\n",
-			(unsigned long long)snap.p.generation, wire_len, output ? " to " : "",
+		fprintf(stderr, "pocket-id-sync: sealed generation %llu (format %d, %zu bytes)%s%s\n",
+			(unsigned long long)pr.generation, format, wire_len, output ? " to " : "",
 			output ? output : "");
-	produce_free(&snap);
 out:
+	if (open)
+		produce_end(db);
 	appconfig_free(&ac);
 	free(wire);
 	sqlite3_close(db);
 	state_close(st);
+	change_watch_free(w);
 	keys_wipe(&me);
 	return rc;
 }
@@ -118,6 +145,7 @@ int cmd_export(int argc, char **argv)
 	static const struct option extra[] = {
 		{"to", required_argument, NULL, 't'},
 		{"output", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	struct export_opts o = {0};
@@ -132,6 +160,8 @@ int cmd_export(int argc, char **argv)
 		return EXIT_USAGE;
 	if (o.to == NULL || b64_decode_exact(o.to, to, 32) == -1)
 		return cli_usage_error("export", "--to must be the recipient's base64 public key");
+	if (o.format != NULL && strcmp(o.format, "1") != 0 && strcmp(o.format, "2") != 0)
+		return cli_usage_error("export", "--format must be 1 or 2");
 	if (cli_load_config(&env, NEED_STATE | NEED_DB | NEED_KEK, &cfg) == -1) {
 		config_free(&cfg);
 		return EXIT_USAGE;
@@ -140,7 +170,7 @@ int cmd_export(int argc, char **argv)
 		config_free(&cfg);
 		return cli_usage_error("export", "refusing to write binary to a terminal; use -o FILE");
 	}
-	rc = run_export(&cfg, to, o.output);
+	rc = run_export(&cfg, to, o.output, o.format != NULL && strcmp(o.format, "1") == 0 ? 1 : 2);
 	config_free(&cfg);
 	return rc;
 }

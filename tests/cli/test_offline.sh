@@ -182,7 +182,8 @@ contains "[$V] already applied" "generation 1 is already applied: nothing to do"
 echo "# $V: (k) open"
 check "[$V] open prints the document" 0 "$BIN" open --env-file "$SENV" "$F1"
 doc=$out
-field() { "$PY" -c 'import json,sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$1" <<<"$doc" 2>&1; }
+# the header: a format-2 document's first line (a format-1 document is one line too)
+field() { "$PY" -c 'import json,sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1" <<<"$doc" 2>&1; }
 same "[$V] open: recipient is the secondary's key" "$(field recipient)" "$SPUB"
 same "[$V] open: sender is the primary's key" "$(field sender)" "$PPUB"
 same "[$V] open: generation" "$(field generation)" 1

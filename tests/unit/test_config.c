@@ -53,7 +53,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.metrics_host, "127.0.0.1");
 	assert_int_equal(cfg.metrics_port, 9412);
 	assert_int_equal(cfg.max_delete_percent, 50);
-	assert_int_equal(cfg.max_payload_bytes, 64ull << 20);
+	assert_int_equal(cfg.max_payload_bytes, 256ull << 20);
 	assert_int_equal(cfg.encryption_key_len, 16);
 	assert_null(cfg.restart_command);
 	config_free(&cfg);
