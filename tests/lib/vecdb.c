@@ -47,19 +47,23 @@ static void add_table(sqlite3 *db, const cJSON *t)
 	}
 	sql = sqlite3_mprintf("INSERT INTO \"%w\" VALUES (%s)", str_of(t, "table"), qs);
 	cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(t, "rows")) {
+		struct pl_value v[64];
 		sqlite3_stmt *st;
-		int i = 1;
+		int i = 0;
 		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(row, "cells")) {
-			struct pl_value v = {.type = PL_NULL};
+			assert_true(i < 64);
+			v[i] = (struct pl_value){.type = PL_NULL};
 			if (!cJSON_IsNull(c) && (!cJSON_IsString(c) ||
-						 pl_value_decode(c->valuestring, &v, NULL) != 0))
+						 pl_value_decode(c->valuestring, &v[i], NULL) != 0))
 				fail_msg("vector: table %s: a malformed cell", str_of(t, "table"));
-			assert_int_equal(pl_value_bind(st, i++, &v), SQLITE_OK);
-			pl_value_clear(&v);
+			assert_int_equal(pl_value_bind(st, i + 1, &v[i]), SQLITE_OK);
+			i++;
 		}
-		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE); /* the binds borrow v */
 		sqlite3_finalize(st);
+		while (i > 0)
+			pl_value_clear(&v[--i]);
 	}
 	sqlite3_free(sql);
 	sqlite3_free(qs);
