@@ -353,6 +353,58 @@ for f in "$SRC"/tests/fuzz/corpus/doc2/*; do
 	check "doc2 corpus $name: Python agrees" $want "${PEER[@]}" doc2-check --in "$f" --to "$K" --from "$K"
 done
 
+# Differential: seeded random mutations of the doc2 corpus (a cell replaced by
+# another, well-formed or not; deletions, insertions of JSON tokens, line
+# feeds, NULs and bytes that are not UTF-8, duplicated spans); the C and the
+# Python reader reach the same verdict on every one (sender and recipient are
+# not compared with keys here).
+mkdir mutants
+"$PY" - "$SRC/tests/fuzz/corpus/doc2" mutants <<'EOF'
+import os, random, re, sys
+random.seed(20261122)
+src, dst = sys.argv[1], sys.argv[2]
+names = sorted(os.listdir(src))
+seeds = [open(os.path.join(src, f), "rb").read() for f in names]
+good = [b for f, b in zip(names, seeds) if not f.startswith("reject-")]
+toks = [b"\n", b"\r", b'"', b"{", b"}", b"[", b"]", b",", b":", b"null", b"0", b"-0", b"1e0",
+        b'"key":["id"]', b'"deleted":[]', b"\\u0000", b"\x00", b"\xff", b"\xef\xbb\xbf", b'"t:',
+        b'"i:1"', b'"r:-0.0"', b'"table":"users"', b'"tables":1', b'"kind":"delta"']
+cells = [b"null", b'"i:0"', b'"i:-0"', b'"i:01"', b'"i:9223372036854775808"', b'"r:1e-400"',
+         b'"r:-1e-400"', b'"r:1e400"', b'"r:.5"', b'"r:-0"', b'"r:inf"', b'"r:nan"', b'"t:"',
+         b'"t:\\u0000"', b'"t:\\ud800"', b'"x:AA=="', b'"x:YQ=="', b'"x:"', b'"b:"', b'"b:AP8"',
+         b'"q:1"', b"1", b"true", b'"t:\\u00e9"', b'"t:u1"', b'"t:u2"', b'"i:7"']
+cell_re = re.compile(rb'null|"[a-z]:[^"\\]*"')
+for i in range(400):
+    b = bytearray(random.choice(good if i % 4 else seeds))  # mostly valid documents
+    for _ in range(random.randint(1, 2 if i % 4 else 3)):
+        op, p = random.random(), random.randrange(len(b) + 1)
+        spots = [m.span() for m in cell_re.finditer(b)]
+        if op < 0.35 and spots:  # one cell for another: mostly still a document
+            x, y = random.choice(spots)
+            b[x:y] = random.choice(cells)
+        elif op < 0.5 and b:
+            del b[p:p + random.randint(1, 8)]
+        elif op < 0.7:
+            b[p:p] = random.choice(toks)
+        elif op < 0.85 and b:
+            b[min(p, len(b) - 1)] = random.randrange(256)
+        else:
+            q = random.randrange(len(b) + 1)
+            b[p:p] = b[min(p, q):max(p, q)][:200]
+    open(os.path.join(dst, f"m{i:03d}"), "wb").write(b)
+EOF
+"${PEER[@]}" doc2-verdicts mutants/* >verdicts.py 2>&1 || { out=$(tail -3 verdicts.py); bad "Python verdicts"; }
+agree=0 disagree=0 accepted=0
+while read -r want path rest; do
+	"$TOOL" doc2-check --in "$path" >/dev/null 2>&1; got=$?
+	if [ "$got" = "$want" ]; then agree=$((agree+1)); [ "$got" = 0 ] && accepted=$((accepted+1))
+	else disagree=$((disagree+1)); echo "     $path: C $got, Python $want $rest"; fi
+done <verdicts.py
+[ "$disagree" = 0 ] && [ "$agree" = 400 ] && ok "400 mutated documents: the same verdict in C and Python ($accepted accepted)" ||
+	{ out=""; bad "mutated documents: $disagree verdicts differ, $agree agree"; }
+[ "$accepted" -gt 0 ] && [ "$accepted" -lt 400 ] && ok "mutants: some accepted, some refused" ||
+	{ out=""; bad "mutants: $accepted of 400 accepted"; }
+
 # The committed format-2 vectors, checked by C: the rows hash of
 # rows-hash.json's content, the sealed delta opened, its base that content
 # and its rows_hash the content after it.
