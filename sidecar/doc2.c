@@ -223,6 +223,13 @@ void doc2_reader_free(struct doc2_reader *r)
 	r->nnames = 0;
 }
 
+/* The number of the record that starts at r->off, counting the header as
+ * record 1 (for messages). */
+static uint64_t record_no(const struct doc2_reader *r)
+{
+	return r->off == 0 ? 1 : r->seen + 2;
+}
+
 /* The next record as a parsed object. */
 static cJSON *next_record(struct doc2_reader *r, char *err, size_t errlen)
 {
@@ -230,20 +237,23 @@ static cJSON *next_record(struct doc2_reader *r, char *err, size_t errlen)
 	const uint8_t *nl = r->off < r->len ? memchr(start, '\n', r->len - r->off) : NULL;
 	size_t n;
 	cJSON *j;
+	char why[200];
 
 	if (nl == NULL) {
 		errf(err, errlen, r->off < r->len ? "record %" PRIu64 " does not end with a line feed"
 						 : "the document ends before record %" PRIu64,
-		     r->seen + 1);
+		     record_no(r));
 		return NULL;
 	}
 	n = (size_t)(nl - start);
-	if (json_strict_check(start, n, err, errlen) == -1)
+	if (json_strict_check(start, n, why, sizeof(why)) == -1) {
+		errf(err, errlen, "record %" PRIu64 ": %s", record_no(r), why);
 		return NULL;
+	}
 	j = cJSON_ParseWithLength((const char *)start, n);
 	if (j == NULL || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);
-		errf(err, errlen, "record %" PRIu64 " is not a JSON object", r->seen + (r->off > 0));
+		errf(err, errlen, "record %" PRIu64 " is not a JSON object", record_no(r));
 		return NULL;
 	}
 	if (pl_json_has_duplicate(j)) {
@@ -481,6 +491,13 @@ static int decode_deleted(cJSON *del, struct doc2_table *t, char *err, size_t er
 	return 0;
 }
 
+/* In a delta, app_config_variables and pseudo-tables travel as whole
+ * records, every other table as a changes record. */
+static bool travels_whole(const char *name)
+{
+	return name[0] == '@' || strcmp(name, "app_config_variables") == 0;
+}
+
 static int decode_table(cJSON *j, enum doc2_kind kind, struct doc2_table *t, char *err, size_t errlen)
 {
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "table"), *m;
@@ -502,8 +519,12 @@ static int decode_table(cJSON *j, enum doc2_kind kind, struct doc2_table *t, cha
 		return errf(err, errlen, "table %s: \"key\" and \"deleted\" go together", t->t.name);
 	if (key != NULL && kind == DOC2_FULL)
 		return errf(err, errlen, "table %s: a full document has only whole records", t->t.name);
-	if (key != NULL && t->t.name[0] == '@')
-		return errf(err, errlen, "table %s: a pseudo-table travels whole", t->t.name);
+	if (kind == DOC2_DELTA && travels_whole(t->t.name) && key != NULL)
+		return errf(err, errlen, "table %s: travels whole (no \"key\" and \"deleted\") "
+					 "in a delta", t->t.name);
+	if (kind == DOC2_DELTA && !travels_whole(t->t.name) && key == NULL)
+		return errf(err, errlen, "table %s: a delta carries a changes record (\"key\" and "
+					 "\"deleted\") for an SQLite table", t->t.name);
 	if (pl_json_decode_columns(cJSON_GetObjectItemCaseSensitive(j, "columns"), &t->t, err, errlen) == -1 ||
 	    pl_json_decode_rows(cJSON_GetObjectItemCaseSensitive(j, "rows"), &t->t, err, errlen) == -1)
 		return -1;
@@ -544,6 +565,9 @@ static int check_run(struct doc2_reader *r, const struct doc2_table *t, char **p
 		if (strcasecmp(r->names[i], t->t.name) == 0)
 			return errf(err, errlen, "table %s appears twice", t->t.name);
 	}
+	if (r->nnames + 1 >= PAYLOAD_MAX_TABLES && r->last[0] != '\0')
+		return errf(err, errlen, "table %s: the document has more than %d tables", t->t.name,
+			    PAYLOAD_MAX_TABLES);
 	if (r->last[0] != '\0') {
 		char **n = realloc(r->names, (r->nnames + 1) * sizeof(char *));
 		if (n == NULL)

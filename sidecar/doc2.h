@@ -78,7 +78,8 @@ void doc2_reader_free(struct doc2_reader *r);
 int doc2_read_header(struct doc2_reader *r, struct doc2_header *h, char *err, size_t errlen);
 /* The next table record: 1 with *t filled, 0 at the end (every announced
  * record read and nothing left), -1 with err. The checks of section 5A
- * that span records (runs, repeated tables, the count) are made here. */
+ * that span records (runs, repeated tables, at most 256 tables, the count)
+ * are made here. */
 int doc2_read_table(struct doc2_reader *r, struct doc2_table *t, char *err, size_t errlen);
 /* Reads a whole document, checking every record (fuzzing, `open`). */
 int doc2_check(const uint8_t *buf, size_t len, struct doc2_header *h, char *err, size_t errlen);

@@ -1,6 +1,6 @@
 /* rowhash: row digests, their LtHash expansion (AES-128-CTR keyed by the
  * digest, the keystream read as 1024 little-endian 16-bit lanes) and scans
- * (see rowhash.h and proto/SPEC.md section 5.9). */
+ * (see rowhash.h and proto/SPEC.md section 5B). */
 #include "rowhash.h"
 
 #include "errbuf.h"

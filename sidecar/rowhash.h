@@ -1,4 +1,4 @@
-/* rowhash: the rows hash of proto/SPEC.md section 5.9, the one number both
+/* rowhash: the rows hash of proto/SPEC.md section 5B, the one number both
  * sides of a format-2 sync compute over the durable rows: a SHA-256 digest
  * per shipped row (its shared, non-bookkeeping columns in name order) and
  * an LtHash-style sum of those digests' 2048-byte expansions, so adding,

@@ -1,9 +1,13 @@
-/* seal_tool: a test-only command-line front end to the sealing layer, for
- * the C <-> Python interop test and for generating proto/vectors/. It reads
- * keys in the private.key format (SPEC section 2). It is not installed and
- * holds no protocol logic of its own beyond the vector intermediates. */
+/* seal_tool: a test-only command-line front end to the sealing layer, the
+ * rows hash and the format-2 reader, for the C <-> Python interop test and
+ * for generating proto/vectors/. It reads keys in the private.key format
+ * (SPEC section 2). It is not installed and holds no protocol logic of its
+ * own beyond the vector intermediates. */
 #include "b64.h"
+#include "doc2.h"
 #include "keys.h"
+#include "rowhash.h"
+#include "schema.h"
 #include "seal.h"
 #include "secret.h"
 
@@ -24,7 +28,7 @@
 
 struct tool_opts {
 	const char *key, *sender_key, *recipient_key, *eph_key;
-	const char *to, *from, *in, *out, *nonce, *description;
+	const char *to, *from, *in, *out, *nonce, *description, *db;
 	size_t max_wire;
 };
 
@@ -36,7 +40,9 @@ static int tool_usage(void)
 	      "       seal_tool open --key FILE --from PUB_B64 --in FILE --out FILE "
 	      "[--max-wire BYTES]\n"
 	      "       seal_tool vector --sender-key FILE --recipient-key FILE --eph-key FILE\n"
-	      "                        --nonce HEX24 --in FILE [--description TEXT]\n",
+	      "                        --nonce HEX24 --in FILE [--description TEXT]\n"
+	      "       seal_tool rows-hash --db SQLITE\n"
+	      "       seal_tool doc2-check --in PLAINTEXT_FILE\n",
 	      stderr);
 	return 2;
 }
@@ -71,6 +77,8 @@ static int tool_parse(int argc, char **argv, struct tool_opts *o)
 			o->nonce = v;
 		else if (strcmp(name, "--description") == 0)
 			o->description = v;
+		else if (strcmp(name, "--db") == 0)
+			o->db = v;
 		else if (strcmp(name, "--max-wire") == 0) {
 			errno = 0;
 			o->max_wire = strtoull(v, &end, 10);
@@ -353,6 +361,73 @@ done:
 	return rc;
 }
 
+/* The rows hash (section 5B) of a Pocket ID database as the primary counts
+ * it (no kept CIMD clients), read in one read transaction. */
+static int tool_rows_hash(const struct tool_opts *o)
+{
+	sqlite3 *db = NULL;
+	struct schema s;
+	uint8_t h[32];
+	char err[512], b64[45];
+	int rc = 1;
+
+	if (o->db == NULL)
+		return tool_usage();
+	if (sqlite3_open_v2(o->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr, "seal_tool: %s: %s\n", o->db, db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return 1;
+	}
+	if (schema_load(db, &s, err, sizeof(err)) == -1) {
+		fprintf(stderr, "seal_tool: %s: %s\n", o->db, err);
+	} else {
+		if (rowhash_scan(db, &s, NULL, h, err, sizeof(err)) == 0) {
+			b64_encode(b64, h, 32);
+			printf("%s\n", b64);
+			rc = 0;
+		} else {
+			fprintf(stderr, "seal_tool: %s: %s\n", o->db, err);
+		}
+		schema_free(&s);
+	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* Every rule of section 5A on an opened plaintext (doc2_check). */
+static int tool_doc2_check(const struct tool_opts *o)
+{
+	struct doc2_header h;
+	uint8_t *pt = NULL;
+	size_t len = 0;
+	char err[512], b64[45];
+
+	if (o->in == NULL)
+		return tool_usage();
+	if (tool_read(o->in, &pt, &len) == -1)
+		return 1;
+	if (doc2_check(pt, len, &h, err, sizeof(err)) != 0) {
+		fprintf(stderr, "seal_tool: doc2-check refused: %s\n", err);
+		OPENSSL_cleanse(pt, len);
+		free(pt);
+		return 1;
+	}
+	b64_encode(b64, h.rows_hash, 32);
+	printf("ok kind %s generation %llu rows_hash %s tables %llu", h.kind == DOC2_DELTA ? "delta" : "full",
+	       (unsigned long long)h.generation, b64, (unsigned long long)h.ntables);
+	if (h.kind == DOC2_DELTA) {
+		b64_encode(b64, h.base_rows_hash, 32);
+		printf(" base_generation %llu base_rows_hash %s", (unsigned long long)h.base_generation, b64);
+	}
+	printf(" jwt_key %s\n", !h.has_jwt ? "absent" : h.jwk_json ? "present" : "null");
+	doc2_header_free(&h);
+	OPENSSL_cleanse(pt, len); /* the plaintext holds secrets */
+	free(pt);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct tool_opts o;
@@ -370,5 +445,9 @@ int main(int argc, char **argv)
 		return tool_seal_or_open(&o, 0);
 	if (strcmp(cmd, "vector") == 0)
 		return tool_vector(&o);
+	if (strcmp(cmd, "rows-hash") == 0)
+		return tool_rows_hash(&o);
+	if (strcmp(cmd, "doc2-check") == 0)
+		return tool_doc2_check(&o);
 	return tool_usage();
 }
