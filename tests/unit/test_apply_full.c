@@ -4,8 +4,9 @@
  * updates under local runtime rows, per-node columns and rows, UNIQUE
  * swaps, tables split over records and out of order, the valve, the rows
  * hash check, schema and table refusals, keys twice, the JWT key, CIMD
- * clients kept, the configuration pseudo-table, a busy database, dry runs,
- * and the memory bound counted on a 5,000-row table. */
+ * clients kept, the configuration pseudo-table, a busy database, a write
+ * racing the plan, dry runs, and the memory bound counted on a 5,000-row
+ * table. */
 #include "apply2.h"
 #include "apply_full.h"
 #include "appconfig.h"
@@ -800,6 +801,47 @@ static void test_busy(void **state)
 	pair_free(&x);
 }
 
+/* Pocket ID commits between the plan and the first write (from the hook,
+ * which runs exactly there): the stale plan is dropped and the next
+ * attempt plans again and applies. */
+struct racer {
+	sqlite3 *db;
+	int calls;
+};
+
+static int race_hook(void *arg)
+{
+	struct racer *rc = arg;
+
+	if (rc->calls++ == 0)
+		fx_row(rc->db, "webauthn_sessions", "id", "t:raced", "challenge", "t:abc", NULL);
+	return 0;
+}
+
+static void test_writer_between_plan_and_write(void **state)
+{
+	struct pair x = pair_new("v2.14", false);
+	struct racer rc = {x.s, 0};
+	struct apply_opts o = {.max_delete_percent = 100, .before_cached_write = race_hook, .hook_arg = &rc};
+	struct apply_result r;
+	struct apply2_out out;
+	struct doc d;
+	char err[256];
+	(void)state;
+
+	doc_of(x.p, 1024, &d);
+	if (apply_doc(&x, &d, &o, &r, &out, NULL, err) != APPLY_OK)
+		fail_msg("%s", err);
+	assert_int_equal(r.attempts, 2);
+	assert_int_equal(rc.calls, 2);
+	assert_true(r.wrote);
+	assert_int_equal(fx_count(x.s, "SELECT count(*) FROM webauthn_sessions WHERE id = 'raced'"), 1);
+	assert_same_durable(&x);
+	apply2_out_free(&out);
+	doc_free(&d);
+	pair_free(&x);
+}
+
 static void test_dry_run(void **state)
 {
 	struct pair x = pair_new("v2.14", false);
@@ -901,6 +943,7 @@ int main(void)
 		cmocka_unit_test(test_cimd_clients),
 		cmocka_unit_test(test_app_configuration_table),
 		cmocka_unit_test(test_busy),
+		cmocka_unit_test(test_writer_between_plan_and_write),
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_memory_bound),
 	};
