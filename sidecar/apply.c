@@ -7,6 +7,8 @@
 
 #include "apply2.h"
 #include "appconfig.h"
+#include "apply_rules.h"
+#include "apply_sql.h"
 #include "export.h"
 #include "rowhash.h"
 #include "schema.h"
@@ -15,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct update {
 	size_t prow;  /* payload row */
@@ -52,18 +53,6 @@ struct plan {
 	bool jwt_changes;
 };
 
-static bool is_busy(int rc)
-{
-	return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* ---- key map: serialized key bytes -> local row index ---- */
 
 struct keymap {
@@ -72,39 +61,12 @@ struct keymap {
 	size_t *row; /* row + 1; 0 = empty */
 };
 
-/* Mixes n bytes into h eight at a time (a byte-at-a-time FNV was most of
- * the diff's time). Only for the in-memory map: keys_equal decides. */
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t w;
-
-	for (; n >= 8; b += 8, n -= 8) {
-		memcpy(&w, b, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-		h ^= h >> 29;
-	}
-	w = (uint64_t)n << 56;
-	if (n > 0)
-		memcpy(&w, b, n); /* n < 8: the top byte keeps n */
-	h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 29);
-}
-
 static uint64_t key_hash(const struct pl_value *row, const struct schema_table *st, const size_t *map)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = APPLY_HASH_SEED;
 
-	for (size_t k = 0; k < st->nkey; k++) {
-		const struct pl_value *v = &row[map ? map[st->key[k]] : st->key[k]];
-		h = mix(h, &v->type, sizeof(v->type));
-		if (v->type == PL_INT)
-			h = mix(h, &v->u.i, 8);
-		else if (v->type == PL_REAL)
-			h = mix(h, &v->u.r, 8);
-		else if (v->type != PL_NULL)
-			h = mix(h, v->u.bytes, v->len);
-	}
+	for (size_t k = 0; k < st->nkey; k++)
+		h = apply_hash_value(h, &row[map ? map[st->key[k]] : st->key[k]]);
 	return h;
 }
 
@@ -176,24 +138,6 @@ static void plan_free(struct plan *pl)
 	memset(pl, 0, sizeof(*pl));
 }
 
-/* Payload table columns must be exactly the local table's columns. */
-static int map_columns(struct table_plan *tp, char *err, size_t errlen)
-{
-	if (tp->pt->ncols != tp->st->ncols)
-		return errf(err, errlen, "table %s has %zu columns here and %zu in the payload",
-			    tp->st->name, tp->st->ncols, tp->pt->ncols);
-	for (size_t c = 0; c < tp->st->ncols; c++) {
-		size_t k = 0;
-		while (k < tp->pt->ncols && strcmp(tp->pt->cols[k], tp->st->cols[c]) != 0)
-			k++;
-		if (k == tp->pt->ncols)
-			return errf(err, errlen, "table %s: column %s is missing from the payload",
-				    tp->st->name, tp->st->cols[c]);
-		tp->map[c] = k;
-	}
-	return 0;
-}
-
 static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errlen)
 {
 	char *sql = export_select_sql(tp->st);
@@ -230,18 +174,13 @@ static int load_local(sqlite3 *db, struct table_plan *tp, char *err, size_t errl
 	return 0;
 }
 
-static bool is_cimd(const struct pl_value *v)
-{
-	return v->type == PL_TEXT && v->len == 4 && memcmp(v->u.bytes, "cimd", 4) == 0;
-}
-
 /* A CIMD client on both sides: its metadata-document columns stay local. */
 static bool both_cimd(const struct table_plan *tp, size_t prow, size_t lrow)
 {
 	int c = tp->st->cimd_type_col;
 
-	return c >= 0 && is_cimd(pl_cell(tp->pt, prow, tp->map[c])) &&
-	       is_cimd(&tp->local[lrow * tp->st->ncols + (size_t)c]);
+	return c >= 0 && apply_is_cimd(pl_cell(tp->pt, prow, tp->map[c])) &&
+	       apply_is_cimd(&tp->local[lrow * tp->st->ncols + (size_t)c]);
 }
 
 /* Whether column c of the pair must be written: shared and different. */
@@ -271,7 +210,7 @@ static bool keep_absent(struct plan *pl, const struct table_plan *tp, size_t lro
 	const struct schema_table *t = tp->st;
 	const struct pl_value *row = &tp->local[lrow * t->ncols];
 
-	if (t->cimd_type_col >= 0 && is_cimd(&row[t->cimd_type_col])) {
+	if (t->cimd_type_col >= 0 && apply_is_cimd(&row[t->cimd_type_col])) {
 		pl->kept_cimd[pl->nkept_cimd++] = &row[t->key[0]];
 		return true;
 	}
@@ -333,14 +272,8 @@ static int diff_table(struct plan *pl, struct table_plan *tp, char *err, size_t 
 static int check_tables(const struct plan *pl, const struct payload *p, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < p->ntables; i++) {
-		const char *name = p->tables[i].name;
-		if (name[0] == '@') /* values from Pocket ID's API, not a table */
-			continue;
-		if (schema_classify(name) != TABLE_DURABLE)
-			return errf(err, errlen, "the payload carries table %s, which is never shipped", name);
-		if (schema_table(&pl->schema, name) == NULL)
-			return errf(err, errlen, "the payload carries table %s, which this database lacks "
-					    "(upgrade Pocket ID on both nodes to the same release)", name);
+		if (apply_check_table(&pl->schema, p->tables[i].name, err, errlen) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -371,10 +304,8 @@ static int make_plan(sqlite3 *db, const struct payload *p, const struct apply_op
 	if (schema_load(db, &pl->schema, err, errlen) == -1)
 		return -1;
 	*st = APPLY_ERR_SCHEMA;
-	if (strcmp(pl->schema.version, p->schema_version) != 0)
-		return errf(err, errlen, "Pocket ID schema version differs: this node %s, primary %s; "
-				    "upgrade Pocket ID on both nodes to the same release",
-			    pl->schema.version, p->schema_version);
+	if (apply_check_version(&pl->schema, p->schema_version, err, errlen) == -1)
+		return -1;
 	if (check_tables(pl, p, err, errlen) == -1)
 		return -1;
 	pl->t = calloc(pl->schema.ntables + 1, sizeof(struct table_plan));
@@ -391,7 +322,7 @@ static int make_plan(sqlite3 *db, const struct payload *p, const struct apply_op
 			continue; /* written through Pocket ID's API instead */
 		pl->ntables++;
 		*st = APPLY_ERR_SCHEMA;
-		if (map_columns(tp, err, errlen) == -1)
+		if (apply_map_columns(tp->st, tp->pt, tp->map, err, errlen) == -1)
 			return -1;
 		if ((tp->changes = changes_of(dv, tp->st->name)) != NULL) {
 			if (plan_changes_table(db, pl, tp, st, err, errlen) == -1)
@@ -414,56 +345,23 @@ static int make_plan(sqlite3 *db, const struct payload *p, const struct apply_op
 /* The mass-delete valve: users and passkeys. */
 static int check_valve(const struct plan *pl, const struct apply_opts *o, char *err, size_t errlen)
 {
-	static const char *const guarded[] = {"users", "webauthn_credentials"};
-
-	if (o->force)
-		return 0;
 	for (size_t i = 0; i < pl->ntables; i++) {
 		const struct table_plan *tp = &pl->t[i];
-		for (size_t g = 0; g < 2; g++) {
-			if (strcmp(tp->st->name, guarded[g]) == 0 && tp->ntotal > 0 &&
-			    tp->ndel * 100 > (size_t)o->max_delete_percent * tp->ntotal)
-				return errf(err, errlen,
-					    "refusing to delete %zu of %zu %s (more than "
-					    "SYNC_MAX_DELETE_PERCENT=%d%%); if the primary really lost "
-					    "them, apply with --force",
-					    tp->ndel, tp->ntotal, tp->st->name, o->max_delete_percent);
-		}
+		if (apply_valve(tp->st->name, tp->ndel, tp->ntotal, o, err, errlen) == -1)
+			return -1;
 	}
 	return 0;
 }
 
 /* ---- writing ---- */
 
-/* Appends `"k1" IS ? AND "k2" IS ?` for the key columns. */
-static char *where_key(char *sql, const struct schema_table *t)
+/* Binds the key of local row lrow from parameter first on. */
+static int bind_local_key(sqlite3_stmt *st, int first, const struct table_plan *tp, size_t lrow)
 {
-	for (size_t k = 0; sql != NULL && k < t->nkey; k++) {
-		char *next = sqlite3_mprintf("%s%s\"%w\" IS ?", sql, k ? " AND " : " WHERE ",
-					     t->cols[t->key[k]]);
-		sqlite3_free(sql);
-		sql = next;
-	}
-	return sql;
-}
+	struct pl_value key[PAYLOAD_MAX_COLUMNS];
 
-static int bind_key(sqlite3_stmt *st, int first, const struct schema_table *t, const struct pl_value *lrow)
-{
-	for (size_t k = 0; k < t->nkey; k++) {
-		if (pl_value_bind(st, first + (int)k, &lrow[t->key[k]]) != SQLITE_OK)
-			return -1;
-	}
-	return 0;
-}
-
-/* Runs a prepared statement to completion; returns the SQLite code. */
-static int run(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	apply_sql_key_of(tp->st, &tp->local[lrow * tp->st->ncols], key);
+	return apply_sql_bind_key(st, first, tp->st, key);
 }
 
 static bool unique_changes(const struct table_plan *tp, const struct schema_unique *u, size_t prow, size_t lrow)
@@ -480,22 +378,10 @@ static bool unique_changes(const struct table_plan *tp, const struct schema_uniq
  * hold, so values can move between rows inside one payload. */
 static int release_one(sqlite3 *db, const struct table_plan *tp, const struct schema_unique *u, size_t lrow)
 {
-	const struct schema_table *t = tp->st;
-	char *sql = sqlite3_mprintf("UPDATE main.\"%w\" SET \"%w\" = 'pocket-id-sync:moving:' || "
-				    "hex(randomblob(16))", t->name, t->cols[u->col[0]]);
-	sqlite3_stmt *st;
-	int rc;
+	struct pl_value key[PAYLOAD_MAX_COLUMNS];
 
-	sql = where_key(sql, t);
-	if (sql == NULL)
-		return SQLITE_NOMEM;
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	sqlite3_free(sql);
-	if (rc != SQLITE_OK)
-		return rc;
-	rc = bind_key(st, 1, t, &tp->local[lrow * t->ncols]) == -1 ? SQLITE_ERROR : run(st);
-	sqlite3_finalize(st);
-	return rc;
+	apply_sql_key_of(tp->st, &tp->local[lrow * tp->st->ncols], key);
+	return apply_sql_release(db, tp->st, u, key);
 }
 
 static int release_uniques(sqlite3 *db, const struct table_plan *tp)
@@ -517,33 +403,20 @@ static int release_uniques(sqlite3 *db, const struct table_plan *tp)
 static int insert_rows(sqlite3 *db, const struct table_plan *tp)
 {
 	const struct schema_table *t = tp->st;
-	char *sql, *next;
+	char *sql;
 	sqlite3_stmt *st;
 	int rc = SQLITE_OK;
 
 	if (tp->nins == 0)
 		return SQLITE_OK;
-	sql = sqlite3_mprintf("INSERT INTO main.\"%w\"(", t->name);
-	for (size_t c = 0; sql != NULL && c < t->ncols; c++) {
-		next = sqlite3_mprintf("%s%s\"%w\"", sql, c ? "," : "", t->cols[c]);
-		sqlite3_free(sql);
-		sql = next;
-	}
-	for (size_t c = 0; sql != NULL && c < t->ncols; c++) {
-		next = sqlite3_mprintf("%s%s", sql, c ? ",?" : ") VALUES(?");
-		sqlite3_free(sql);
-		sql = next;
-	}
-	next = sql != NULL ? sqlite3_mprintf("%s)", sql) : NULL;
-	sqlite3_free(sql);
-	if (next == NULL)
+	if ((sql = apply_sql_insert(t)) == NULL)
 		return SQLITE_NOMEM;
-	rc = sqlite3_prepare_v2(db, next, -1, &st, NULL);
-	sqlite3_free(next);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	sqlite3_free(sql);
 	for (size_t i = 0; rc == SQLITE_OK && i < tp->nins; i++) {
 		for (size_t c = 0; c < t->ncols; c++)
 			pl_value_bind(st, (int)c + 1, pl_cell(tp->pt, tp->ins[i], tp->map[c]));
-		rc = run(st);
+		rc = apply_sql_run(st);
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -554,24 +427,17 @@ static int insert_rows(sqlite3 *db, const struct table_plan *tp)
 static int update_row(sqlite3 *db, const struct table_plan *tp, const struct update *u)
 {
 	const struct schema_table *t = tp->st;
-	const struct pl_value *lrow = &tp->local[u->local * t->ncols];
-	char *sql = sqlite3_mprintf("UPDATE main.\"%w\" SET ", t->name), *next;
 	size_t changed[PAYLOAD_MAX_COLUMNS], n = 0;
 	bool cimd = both_cimd(tp, u->prow, u->local);
 	sqlite3_stmt *st;
+	char *sql;
 	int rc;
 
 	for (size_t c = 0; c < t->ncols; c++) {
 		if (cell_changes(tp, u->prow, u->local, c, cimd))
 			changed[n++] = c;
 	}
-	for (size_t i = 0; sql != NULL && i < n; i++) {
-		next = sqlite3_mprintf("%s%s\"%w\" = ?", sql, i ? ", " : "", t->cols[changed[i]]);
-		sqlite3_free(sql);
-		sql = next;
-	}
-	sql = where_key(sql, t);
-	if (sql == NULL)
+	if ((sql = apply_sql_update(t, changed, n)) == NULL)
 		return SQLITE_NOMEM;
 	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	sqlite3_free(sql);
@@ -579,7 +445,7 @@ static int update_row(sqlite3 *db, const struct table_plan *tp, const struct upd
 		return rc;
 	for (size_t i = 0; i < n; i++)
 		pl_value_bind(st, (int)i + 1, pl_cell(tp->pt, u->prow, tp->map[changed[i]]));
-	rc = bind_key(st, (int)n + 1, t, lrow) == -1 ? SQLITE_ERROR : run(st);
+	rc = bind_local_key(st, (int)n + 1, tp, u->local) == -1 ? SQLITE_ERROR : apply_sql_run(st);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -592,16 +458,15 @@ static int delete_rows(sqlite3 *db, const struct table_plan *tp)
 
 	if (tp->ndel == 0)
 		return SQLITE_OK;
-	sql = where_key(sqlite3_mprintf("DELETE FROM main.\"%w\"", tp->st->name), tp->st);
-	if (sql == NULL)
+	if ((sql = apply_sql_delete(tp->st)) == NULL)
 		return SQLITE_NOMEM;
 	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	sqlite3_free(sql);
 	for (size_t i = 0; rc == SQLITE_OK && i < tp->ndel; i++) {
-		if (bind_key(st, 1, tp->st, &tp->local[tp->del[i] * tp->st->ncols]) == -1)
+		if (bind_local_key(st, 1, tp, tp->del[i]) == -1)
 			rc = SQLITE_ERROR;
 		else
-			rc = run(st);
+			rc = apply_sql_run(st);
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -633,14 +498,6 @@ static size_t plan_changes(const struct plan *pl)
 	return n;
 }
 
-static bool has_prefix(const struct pl_value *v, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	return (v->type == PL_TEXT || v->type == PL_BLOB) && v->len >= n &&
-	       memcmp(v->u.bytes, prefix, n) == 0;
-}
-
 /* Whether the plan touches rows Pocket ID caches (st->cached_prefix). */
 static bool touches_cached_rows(const struct table_plan *tp)
 {
@@ -650,31 +507,24 @@ static bool touches_cached_rows(const struct table_plan *tp)
 	if (t->cached_col < 0)
 		return false;
 	for (size_t i = 0; i < tp->nins; i++) {
-		if (has_prefix(pl_cell(tp->pt, tp->ins[i], tp->map[c]), t->cached_prefix))
+		if (apply_has_prefix(pl_cell(tp->pt, tp->ins[i], tp->map[c]), t->cached_prefix))
 			return true;
 	}
 	for (size_t i = 0; i < tp->nupd; i++) {
-		if (has_prefix(&tp->local[tp->upd[i].local * t->ncols + c], t->cached_prefix))
+		if (apply_has_prefix(&tp->local[tp->upd[i].local * t->ncols + c], t->cached_prefix))
 			return true;
 	}
 	for (size_t i = 0; i < tp->ndel; i++) {
-		if (has_prefix(&tp->local[tp->del[i] * t->ncols + c], t->cached_prefix))
+		if (apply_has_prefix(&tp->local[tp->del[i] * t->ncols + c], t->cached_prefix))
 			return true;
 	}
 	return false;
 }
 
-/* Why the plan needs a Pocket ID restart, or NULL. Application
- * configuration is not read from the database when Pocket ID runs with
- * UI_CONFIG_DISABLED=true (o->app_config_from_env). */
+/* Why the plan needs a Pocket ID restart, or NULL. */
 static const char *restart_reason(const struct table_plan *tp, const struct apply_opts *o)
 {
-	if (tp->st->cached_by_pocket_id && !o->app_config_from_env &&
-	    tp->nins + tp->nupd + tp->ndel > 0)
-		return "app_config";
-	if (touches_cached_rows(tp))
-		return "app_images";
-	return NULL;
+	return apply_restart_reason(tp->st, o, tp->nins + tp->nupd + tp->ndel, touches_cached_rows(tp));
 }
 
 static void fill_result(const struct plan *pl, const struct apply_opts *o, struct apply_result *r)
@@ -694,32 +544,15 @@ static void fill_result(const struct plan *pl, const struct apply_opts *o, struc
 			r->restart_why = why;
 	}
 	r->restart_needed = r->restart_why != NULL;
-	r->nunknown = 0;
-	for (size_t i = 0; i < pl->schema.nunknown && i < 16; i++)
-		snprintf(r->unknown[r->nunknown++], 64, "%s", pl->schema.unknown[i]);
+	apply_note_unknown(r, &pl->schema);
 }
 
 /* ---- the transaction ---- */
 
-static enum apply_status db_failure(sqlite3 *db, int rc, bool *retry, char *err, size_t errlen)
-{
-	*retry = is_busy(rc);
-	if (*retry)
-		return errf(err, errlen, "database is busy (Pocket ID holds the write lock); nothing "
-				    "was changed"), APPLY_ERR_BUSY;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return errf(err, errlen, "the payload violates a constraint here (%s); nothing was "
-				    "changed", sqlite3_errmsg(db)), APPLY_ERR_INVALID;
-	return errf(err, errlen, "database error: %s; nothing was changed", sqlite3_errmsg(db)),
-	       APPLY_ERR_DB;
-}
-
 struct delta_check {
 	const struct delta_view *dv;
 	const struct apply2_in *in;
-	bool full;		  /* a full snapshot: the result's sum from a scan */
-	struct lthash sum;	  /* the result's, once verified */
-	struct rowhash_skip kept; /* full: the CIMD clients the plan kept (copied) */
+	struct lthash sum; /* the result's, once verified */
 };
 
 static int verify_delta(sqlite3 *db, const struct plan *pl, struct delta_check *dc, char *err,
@@ -735,7 +568,7 @@ static enum apply_status check_result(sqlite3 *db, const struct plan *pl, struct
 		return APPLY_OK;
 	if (rc == 1)
 		return APPLY_ERR_VERIFY;
-	return db_failure(db, sqlite3_errcode(db), retry, err, errlen);
+	return apply_sql_failure(db, sqlite3_errcode(db), retry, err, errlen);
 }
 
 static enum apply_status attempt(sqlite3 *db, const struct payload *p, const struct apply_opts *o,
@@ -751,28 +584,19 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 	*retry = false;
 	rc = sqlite3_exec(db, immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return db_failure(db, rc, retry, err, errlen);
+		return apply_sql_failure(db, rc, retry, err, errlen);
 	sqlite3_exec(db, "PRAGMA defer_foreign_keys = ON", NULL, NULL, NULL);
 	if (make_plan(db, p, o, dc != NULL ? dc->dv : NULL, &pl, &st, err, errlen) == -1) {
-		if (st == APPLY_ERR_DB && is_busy(sqlite3_errcode(db)))
-			st = db_failure(db, sqlite3_errcode(db), retry, err, errlen);
+		if (st == APPLY_ERR_DB && apply_sql_is_busy(sqlite3_errcode(db)))
+			st = apply_sql_failure(db, sqlite3_errcode(db), retry, err, errlen);
 		goto out;
 	}
 	fill_result(&pl, o, r); /* also on a valve refusal: a dry run shows the counts */
 	/* The key is compared before the valve, so that a dry run the valve
 	 * refuses reports it as --dry-run --force does. */
 	st = APPLY_ERR_KEY;
-	r->jwt_changed = false;
-	if (p->jwk_json != NULL && !pl.jwt_in_file &&
-	    jwt_store_write_kv(db, &o->keys, p->jwk_json, true, &kv_changed, err, errlen) == -1)
+	if (apply_jwt_compare(db, o, p->jwk_json, pl.jwt_in_file, r, &kv_changed, err, errlen) == -1)
 		goto out;
-	if (p->jwk_json != NULL && pl.jwt_in_file &&
-	    jwt_store_write_file(db, &o->keys, p->jwk_json, true, &r->jwt_changed, err, errlen) == -1)
-		goto out;
-	r->jwt_changed = r->jwt_changed || kv_changed;
-	if (r->jwt_changed)
-		r->restart_why = "jwt_key";
-	r->restart_needed = r->restart_needed || r->jwt_changed;
 	st = APPLY_ERR_VALVE;
 	if (check_valve(&pl, o, err, errlen) == -1)
 		goto out;
@@ -783,10 +607,7 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 		st = check_result(db, &pl, dc, retry, err, errlen);
 		goto out; /* nothing to write: the read transaction just ends */
 	}
-	if (r->restart_needed && o->before_cached_write != NULL &&
-	    o->before_cached_write(o->hook_arg) == -1) {
-		errf(err, errlen, "cannot record in state.db the restart this apply needs; "
-				  "nothing was changed");
+	if (apply_restart_hook(o, r, err, errlen) == -1) {
 		st = APPLY_ERR_DB;
 		goto out;
 	}
@@ -794,10 +615,9 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 		st = check_result(db, &pl, dc, retry, err, errlen);
 		goto out; /* only the key file changes, after this transaction */
 	}
-	t0 = now_ms();
+	t0 = apply_now_ms();
 	rc = write_plan(db, &pl);
-	if (rc == SQLITE_OK && kv_changed &&
-	    jwt_store_write_kv(db, &o->keys, p->jwk_json, false, &kv_changed, err, errlen) == -1) {
+	if (rc == SQLITE_OK && kv_changed && apply_jwt_write_kv(db, o, p->jwk_json, err, errlen) == -1) {
 		st = APPLY_ERR_KEY;
 		goto out;
 	}
@@ -806,10 +626,10 @@ static enum apply_status attempt(sqlite3 *db, const struct payload *p, const str
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		st = db_failure(db, rc, retry, err, errlen);
+		st = apply_sql_failure(db, rc, retry, err, errlen);
 		goto out;
 	}
-	r->lock_ms = now_ms() - t0;
+	r->lock_ms = apply_now_ms() - t0;
 	r->wrote = true;
 out:
 	if (!sqlite3_get_autocommit(db))
@@ -830,12 +650,8 @@ enum apply_status apply_payload(sqlite3 *db, const struct payload *p, const stru
 		r->attempts = i;
 		st = attempt(db, p, o, NULL, i == max, r, &retry, err, errlen);
 	}
-	if (st == APPLY_OK && r->jwt_changed && !o->dry_run &&
-	    jwt_store_location(db, &o->keys) == JWT_IN_FILE) {
-		bool changed;
-		if (jwt_store_write_file(db, &o->keys, p->jwk_json, false, &changed, err, errlen) == -1)
-			return APPLY_ERR_KEY;
-	}
+	if (st == APPLY_OK && apply_jwt_after_commit(db, o, p->jwk_json, r, err, errlen) == -1)
+		return APPLY_ERR_KEY;
 	return st;
 }
 
@@ -1108,30 +924,6 @@ static int verify_delta(sqlite3 *db, const struct plan *pl, struct delta_check *
 
 	if (c == NULL)
 		return errf(err, errlen, "out of memory");
-	if (dc->full) {
-		rowhash_ctx_free(c);
-		rowhash_skip_free(&dc->kept);
-		if (pl->nkept_cimd > 0 &&
-		    (dc->kept.ids = calloc(pl->nkept_cimd, sizeof(struct pl_value))) == NULL)
-			return errf(err, errlen, "out of memory");
-		for (size_t i = 0; i < pl->nkept_cimd; i++) {
-			struct pl_value *v = &dc->kept.ids[dc->kept.n];
-			*v = *pl->kept_cimd[i];
-			if (v->type == PL_TEXT || v->type == PL_BLOB) {
-				if ((v->u.bytes = malloc(v->len + 1)) == NULL)
-					return errf(err, errlen, "out of memory");
-				memcpy(v->u.bytes, pl->kept_cimd[i]->u.bytes, v->len + 1);
-			}
-			dc->kept.n++;
-		}
-		if (rowhash_scan_sum(db, &pl->schema, &dc->kept, &dc->sum, err, errlen) == -1)
-			return -1;
-		lthash_digest(&dc->sum, d);
-		if (CRYPTO_memcmp(d, dc->in->h->rows_hash, 32) != 0)
-			return errf(err, errlen, "the result's rows hash differs from the primary's; "
-						 "nothing was changed"), 1;
-		return 0;
-	}
 	dc->sum = *dc->in->verified_sum;
 	for (size_t i = 0; i < pl->ntables && rc == 0; i++) {
 		const struct table_plan *tp = &pl->t[i];
@@ -1256,40 +1048,5 @@ out:
 	for (size_t i = 0; i < n; i++)
 		doc2_table_free(&recs[i]);
 	free(recs);
-	return st;
-}
-
-/* A format-2 full snapshot already decoded into p (apply_full_simple.c):
- * the format-1 plan, verified against the document's rows hash. */
-enum apply_status apply_full2_payload(sqlite3 *db, const struct payload *p, const struct apply2_in *in,
-				      const struct apply_opts *o, struct apply_result *r,
-				      struct apply2_out *out, char *err, size_t errlen);
-enum apply_status apply_full2_payload(sqlite3 *db, const struct payload *p, const struct apply2_in *in,
-				      const struct apply_opts *o, struct apply_result *r,
-				      struct apply2_out *out, char *err, size_t errlen)
-{
-	struct delta_check dc = {.in = in, .full = true};
-	int max = o->max_attempts > 0 ? o->max_attempts : 4;
-	enum apply_status st = APPLY_ERR_BUSY;
-	bool retry = true;
-
-	memset(r, 0, sizeof(*r));
-	for (int i = 1; i <= max && retry; i++) {
-		r->attempts = i;
-		st = attempt(db, p, o, &dc, i == max, r, &retry, err, errlen);
-	}
-	if (st == APPLY_OK) {
-		out->sum = dc.sum;
-		lthash_digest(&out->sum, out->rows_hash);
-		out->kept = dc.kept;
-		memset(&dc.kept, 0, sizeof(dc.kept));
-	}
-	rowhash_skip_free(&dc.kept);
-	if (st == APPLY_OK && r->jwt_changed && !o->dry_run &&
-	    jwt_store_location(db, &o->keys) == JWT_IN_FILE) {
-		bool changed;
-		if (jwt_store_write_file(db, &o->keys, p->jwk_json, false, &changed, err, errlen) == -1)
-			return APPLY_ERR_KEY;
-	}
 	return st;
 }
