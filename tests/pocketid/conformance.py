@@ -15,6 +15,7 @@
 # plus restart).
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -613,6 +614,22 @@ def scenario_app_config_retry(w: World, admin, conf):
     check(S, "...and nothing is pending any more", wait_until(10, lambda: w.b.metric("app_config_pending") == 0))
 
 
+
+def scenario_protocol(w):
+    """Protocol v2 against the real Pocket ID: the changes of every scenario above reached the
+    secondary as deltas (after the first full snapshot), none failed verification, and a delta
+    stayed small."""
+    full = w.b.metric('payloads_total{kind="full"}') or 0
+    delta = w.b.metric('payloads_total{kind="delta"}') or 0
+    verify = w.b.metric('failures_total{reason="verify"}')
+    check("protocol v2", f"the secondary applied deltas ({delta:.0f} deltas, {full:.0f} full snapshots)",
+          delta >= 5 and full >= 1)
+    check("protocol v2", "no applied result failed verification", verify == 0, f"verify failures: {verify}")
+    sizes = [int(m) for m in re.findall(r"event=export.sent .*kind=delta bytes=(\d+)", w.a.all_sidecar_logs())]
+    check("protocol v2", f"deltas stayed small (largest {max(sizes) if sizes else 0} bytes, at most 4 KiB)",
+          bool(sizes) and max(sizes) <= 4096, f"{sorted(sizes)[-5:]}")
+
+
 def main():
     root = tempfile.mkdtemp(prefix="pis-conformance-")
     keep = os.environ.get("PIS_CONFORMANCE_KEEP") == "1"
@@ -634,6 +651,7 @@ def main():
         scenario_login_loop(w, admin, bob, bob_body)
         scenario_local_state(w, audit_before, consents_before)
         scenario_app_config(w, admin)
+        scenario_protocol(w)
         for node in (w.a, w.b):
             log = node.all_sidecar_logs()
             check("logs", f"{node.name}: the sidecar logged no error", "level=error" not in log,
