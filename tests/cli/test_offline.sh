@@ -188,6 +188,18 @@ same "[$V] open: recipient is the secondary's key" "$(field recipient)" "$SPUB"
 same "[$V] open: sender is the primary's key" "$(field sender)" "$PPUB"
 same "[$V] open: generation" "$(field generation)" 1
 same "[$V] open: schema_version" "$(field schema_version)" "$(q "$PDB" 'SELECT version FROM schema_migrations')"
+same "[$V] open: the default export is format 2" "$(field format)" 2
+same "[$V] open: ... a full snapshot" "$(field kind)" full
+check "[$V] export --format 1 (for a secondary before protocol v2)" 0 \
+	"$BIN" export --env-file "$PENV" --to "$SPUB" --format 1 -o "$tmp/v1.pisync"
+contains "[$V] ... says so" "(format 1, "
+check "[$V] open reads it" 0 "$BIN" open --env-file "$SENV" "$tmp/v1.pisync"
+doc=$out
+same "[$V] ... a format-1 document" "$(field format)" 1
+same "[$V] ... of the same generation" "$(field generation)" 1
+check "[$V] apply takes it (already applied)" 0 "$BIN" apply --env-file "$SENV" "$tmp/v1.pisync"
+contains "[$V] ... generation 1 is already applied" "generation 1 is already applied: nothing to do"
+check "[$V] export --format 3 is a usage error" 2 "$BIN" export --env-file "$PENV" --to "$SPUB" --format 3 -o "$tmp/v3.pisync"
 
 echo "# $V: (c) tampered and truncated files"
 flip() { "$PY" -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[len(d) // 2] ^= 0x01
