@@ -779,7 +779,7 @@ static long find_key(const struct table_plan *tp, const struct pl_value *key)
 
 static int count_shipped(sqlite3 *db, const struct schema_table *t, size_t *n)
 {
-	char *sql = export_select_sql(t), *cnt;
+	char *sql = export_scan_sql(t), *cnt;
 	sqlite3_stmt *q;
 	int rc;
 

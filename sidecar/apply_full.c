@@ -318,7 +318,7 @@ static void plan_free(struct ctx *c)
 static int build_index(struct ctx *c, struct tplan *tp)
 {
 	const struct schema_table *t = tp->st;
-	char *sql = export_select_sql(t);
+	char *sql = export_scan_sql(t);
 	sqlite3_stmt *st;
 	int rc;
 

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *export_select_sql(const struct schema_table *t)
+/* SELECT of t's shipped rows, columns in schema order, node-local rows
+ * excluded; ordered by key when ordered. */
+static char *select_sql(const struct schema_table *t, bool ordered)
 {
 	char *sql = sqlite3_mprintf("SELECT "), *next;
 
@@ -24,12 +26,13 @@ char *export_select_sql(const struct schema_table *t)
 	}
 	if (sql == NULL)
 		return NULL;
-	next = sqlite3_mprintf("%s FROM main.\"%w\"%s%s%s ORDER BY ", sql, t->name,
+	next = sqlite3_mprintf("%s FROM main.\"%w\"%s%s%s%s", sql, t->name,
 			       t->local_rows ? " WHERE coalesce((" : "",
-			       t->local_rows ? t->local_rows : "", t->local_rows ? "), 0) = 0" : "");
+			       t->local_rows ? t->local_rows : "", t->local_rows ? "), 0) = 0" : "",
+			       ordered ? " ORDER BY " : "");
 	sqlite3_free(sql);
 	sql = next;
-	for (size_t i = 0; sql != NULL && i < t->nkey; i++) {
+	for (size_t i = 0; ordered && sql != NULL && i < t->nkey; i++) {
 		next = sqlite3_mprintf("%s%s\"%w\"", sql, i ? "," : "", t->cols[t->key[i]]);
 		sqlite3_free(sql);
 		sql = next;
@@ -37,17 +40,22 @@ char *export_select_sql(const struct schema_table *t)
 	return sql;
 }
 
+char *export_select_sql(const struct schema_table *t)
+{
+	return select_sql(t, true);
+}
+
+char *export_scan_sql(const struct schema_table *t)
+{
+	return select_sql(t, false);
+}
+
 char *export_select_by_key_sql(const struct schema_table *t)
 {
-	char *sql = export_select_sql(t), *cut = NULL, *next;
+	char *sql = select_sql(t, false), *next;
 
 	if (sql == NULL)
 		return NULL;
-	/* the last " ORDER BY ": a quoted name before it could hold the words */
-	for (char *at = strstr(sql, " ORDER BY "); at != NULL; at = strstr(at + 1, " ORDER BY "))
-		cut = at;
-	if (cut != NULL)
-		*cut = '\0';
 	next = sqlite3_mprintf("%s%s", sql, t->local_rows ? " AND " : " WHERE ");
 	sqlite3_free(sql);
 	sql = next;

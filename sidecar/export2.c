@@ -95,7 +95,7 @@ static int flush_rows(struct pl_table *pt, const struct doc2_sink *out, char *er
 static int stream_table(sqlite3 *db, const struct schema_table *t, const struct doc2_sink *out,
 			char *err, size_t errlen)
 {
-	char *sql = export_select_sql(t);
+	char *sql = export_scan_sql(t);
 	struct pl_table pt;
 	sqlite3_stmt *st;
 	bool sent = false;

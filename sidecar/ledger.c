@@ -383,7 +383,7 @@ static int rescan(struct ledger *l, sqlite3 *db, const struct schema_table *st, 
 		  char *err, size_t errlen)
 {
 	struct ltable *t = table_of(l, st->name);
-	char *sql = export_select_sql(st);
+	char *sql = export_scan_sql(st);
 	uint8_t *kb = NULL, d[32];
 	size_t kcap = 0, klen;
 	sqlite3_stmt *q;

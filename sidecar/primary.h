@@ -19,7 +19,7 @@ struct peer_info;
 struct state;
 
 /* How often a held long poll checks for a change. */
-#define PRIMARY_CHECK_MS 200
+#define PRIMARY_CHECK_MS 50
 
 struct primary;
 

@@ -16,6 +16,9 @@
 struct rowhash_ctx {
 	EVP_MD_CTX *md;
 	EVP_CIPHER_CTX *ctr;
+	EVP_MD *sha256;	   /* fetched once: an implicit fetch per row costs locks */
+	EVP_CIPHER *aes;   /* AES-128-CTR, fetched once */
+	bool md_ready, ctr_ready;
 	size_t n;
 	uint8_t buf[4096];
 	uint8_t zero[2 * LTHASH_LANES];
@@ -30,7 +33,9 @@ struct rowhash_ctx *rowhash_ctx_new(void)
 		return NULL;
 	c->md = EVP_MD_CTX_new();
 	c->ctr = EVP_CIPHER_CTX_new();
-	if (c->md == NULL || c->ctr == NULL) {
+	c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	c->aes = EVP_CIPHER_fetch(NULL, "AES-128-CTR", NULL);
+	if (c->md == NULL || c->ctr == NULL || c->sha256 == NULL || c->aes == NULL) {
 		rowhash_ctx_free(c);
 		return NULL;
 	}
@@ -43,6 +48,8 @@ void rowhash_ctx_free(struct rowhash_ctx *c)
 		return;
 	EVP_MD_CTX_free(c->md);
 	EVP_CIPHER_CTX_free(c->ctr);
+	EVP_MD_free(c->sha256);
+	EVP_CIPHER_free(c->aes);
 	OPENSSL_cleanse(c->buf, sizeof(c->buf)); /* row bytes: may be secrets */
 	free(c);
 }
@@ -166,8 +173,10 @@ static int digest(struct rowhash_ctx *c, const struct schema_table *t, const str
 		struct pl_value v = row ? row[t->cimd_type_col] : column(st, t->cimd_type_col);
 		cimd = is_cimd(&v);
 	}
-	if (EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1)
+	/* After the first row, NULL keeps the fetched digest: no fetch per row. */
+	if (EVP_DigestInit_ex(c->md, c->md_ready ? NULL : c->sha256, NULL) != 1)
 		return -1;
+	c->md_ready = true;
 	c->n = 0;
 	field(c, 'T', t->name, strlen(t->name));
 	for (size_t i = 0; i < t->ncols; i++) {
@@ -201,10 +210,11 @@ static const uint8_t *expand(struct rowhash_ctx *c, const uint8_t d[static 32])
 {
 	int n = 0;
 
-	if (EVP_EncryptInit_ex(c->ctr, EVP_aes_128_ctr(), NULL, d, d + 16) != 1 ||
+	if (EVP_EncryptInit_ex(c->ctr, c->ctr_ready ? NULL : c->aes, NULL, d, d + 16) != 1 ||
 	    EVP_EncryptUpdate(c->ctr, c->stream, &n, c->zero, (int)sizeof(c->zero)) != 1 ||
 	    n != (int)sizeof(c->zero))
 		abort(); /* AES-CTR cannot fail on valid arguments; a broken library must not pass */
+	c->ctr_ready = true;
 	return c->stream;
 }
 
@@ -319,7 +329,7 @@ static bool skipped(const struct schema_table *t, const struct rowhash_skip *ski
 int rowhash_scan_table(struct rowhash_ctx *c, sqlite3 *db, const struct schema_table *t,
 		       const struct rowhash_skip *skip, struct lthash *h, char *err, size_t errlen)
 {
-	char *sql = export_select_sql(t);
+	char *sql = export_scan_sql(t);
 	sqlite3_stmt *st;
 	uint8_t d[32];
 	int rc;
