@@ -146,11 +146,11 @@ static const struct appconfig *shipped_app_config(const struct primary *p)
 /* Looks at the database (a read transaction left open on success, for an
  * export from the same snapshot) and moves the generation if the content
  * changed. */
-static int look(struct primary *p, struct produced *pr)
+static int look(struct primary *p, struct produced *pr, bool read_ac)
 {
 	char err[512], q[600];
 
-	if (appconfig_step_enabled(p->cfg))
+	if (read_ac && appconfig_step_enabled(p->cfg))
 		read_app_config(p);
 	if (produce_begin(p->watch, p->db, p->cfg, p->st, shipped_app_config(p), pr, err,
 			  sizeof(err)) == -1) {
@@ -175,7 +175,7 @@ static int refresh_generation(struct primary *p)
 
 	if (dv == p->data_version && dv != -1 && !ac_due)
 		return 0;
-	if (look(p, &pr) == -1)
+	if (look(p, &pr, true) == -1)
 		return -1;
 	produce_end(p->db);
 	p->data_version = dv;
@@ -297,7 +297,7 @@ static void send_fresh(struct primary *p, struct evhttp_request *req, const char
 	struct snapshot snap;
 	char err[512];
 
-	if (look(p, &pr) == -1) {
+	if (look(p, &pr, false) == -1) { /* the configuration as last read */
 		refuse_export(p, req, 503);
 		return;
 	}
@@ -362,7 +362,7 @@ static void serve_waiters(struct primary *p, bool changed_only)
 			refuse_export(p, w->req, 503);
 		} else if (w->after != p->generation) {
 			if (!looked && !look_failed) {
-				looked = look(p, &pr) == 0;
+				looked = look(p, &pr, false) == 0;
 				look_failed = !looked;
 			}
 			if (looked && !w->ask.v2 && !have_v1) {
