@@ -42,51 +42,9 @@ void doc2_table_free(struct doc2_table *t)
 
 /* ---- encoding ---- */
 
-struct out {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void put(struct out *o, const char *s, size_t n)
+static int finish(struct pl_out *o, char **out, size_t *len)
 {
-	if (o->failed)
-		return;
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap == 0 ? 4096 : o->cap;
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		char *np = realloc(o->p, cap);
-		if (np == NULL) {
-			o->failed = true;
-			return;
-		}
-		o->p = np;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
-static void put_str(struct out *o, const char *s) { put(o, s, strlen(s)); }
-
-/* Prints item compactly, appends it and deletes it. */
-static void put_json(struct out *o, cJSON *item)
-{
-	char *s = item == NULL ? NULL : cJSON_PrintUnformatted(item);
-
-	if (s == NULL)
-		o->failed = true;
-	else
-		put_str(o, s);
-	free(s);
-	cJSON_Delete(item);
-}
-
-static int finish(struct out *o, char **out, size_t *len)
-{
-	put(o, "\n", 1);
+	pl_out_put(o, "\n", 1);
 	if (o->failed) {
 		free(o->p);
 		return -1;
@@ -150,55 +108,55 @@ int doc2_encode_header(const struct doc2_header *h, char **out, size_t *len)
 	return *out == NULL ? -1 : 0;
 }
 
-static void put_head(struct out *o, const struct pl_table *t)
+static void put_head(struct pl_out *o, const struct pl_table *t)
 {
-	put_str(o, "{\"table\":");
-	put_json(o, cJSON_CreateString(t->name));
-	put_str(o, ",\"columns\":");
-	put_json(o, cJSON_CreateStringArray((const char *const *)t->cols, (int)t->ncols));
+	pl_out_str(o, "{\"table\":");
+	pl_out_json(o, cJSON_CreateString(t->name));
+	pl_out_str(o, ",\"columns\":");
+	pl_out_json(o, cJSON_CreateStringArray((const char *const *)t->cols, (int)t->ncols));
 }
 
-static void put_rows(struct out *o, const struct pl_table *t, size_t first, size_t n)
+static void put_rows(struct pl_out *o, const struct pl_table *t, size_t first, size_t n)
 {
-	put_str(o, ",\"rows\":[");
+	pl_out_str(o, ",\"rows\":[");
 	for (size_t r = first; r < first + n && !o->failed; r++) {
 		if (r > first)
-			put_str(o, ",");
-		put_json(o, pl_json_row(t, r));
+			pl_out_str(o, ",");
+		pl_out_json(o, pl_json_row(t, r));
 	}
-	put_str(o, "]");
+	pl_out_str(o, "]");
 }
 
 int doc2_encode_rows(const struct pl_table *t, size_t first, size_t n, char **out, size_t *len)
 {
-	struct out o = {0};
+	struct pl_out o = {0};
 
 	put_head(&o, t);
 	put_rows(&o, t, first, n);
-	put_str(&o, "}");
+	pl_out_str(&o, "}");
 	return finish(&o, out, len);
 }
 
 int doc2_encode_table(const struct doc2_table *dt, char **out, size_t *len)
 {
-	struct out o = {0};
+	struct pl_out o = {0};
 
 	put_head(&o, &dt->t);
 	put_rows(&o, &dt->t, 0, dt->t.nrows);
 	if (dt->changes) {
 		struct pl_table keys = {.name = dt->t.name, .ncols = dt->nkey, .cols = dt->key,
 					.nrows = dt->ndeleted, .cells = dt->deleted};
-		put_str(&o, ",\"key\":");
-		put_json(&o, cJSON_CreateStringArray((const char *const *)dt->key, (int)dt->nkey));
-		put_str(&o, ",\"deleted\":[");
+		pl_out_str(&o, ",\"key\":");
+		pl_out_json(&o, cJSON_CreateStringArray((const char *const *)dt->key, (int)dt->nkey));
+		pl_out_str(&o, ",\"deleted\":[");
 		for (size_t r = 0; r < dt->ndeleted && !o.failed; r++) {
 			if (r > 0)
-				put_str(&o, ",");
-			put_json(&o, pl_json_row(&keys, r));
+				pl_out_str(&o, ",");
+			pl_out_json(&o, pl_json_row(&keys, r));
 		}
-		put_str(&o, "]");
+		pl_out_str(&o, "]");
 	}
-	put_str(&o, "}");
+	pl_out_str(&o, "}");
 	return finish(&o, out, len);
 }
 

@@ -393,18 +393,12 @@ const struct pl_table *payload_table(const struct payload *p, const char *name)
 
 /* ---- encoding ---- */
 
-struct outbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void out_put(struct outbuf *o, const char *s, size_t n)
+void pl_out_put(struct pl_out *o, const char *s, size_t n)
 {
 	if (o->failed)
 		return;
 	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap == 0 ? 65536 : o->cap;
+		size_t cap = o->cap == 0 ? 4096 : o->cap;
 		while (cap < o->len + n + 1)
 			cap *= 2;
 		char *np = realloc(o->p, cap);
@@ -420,17 +414,16 @@ static void out_put(struct outbuf *o, const char *s, size_t n)
 	o->p[o->len] = '\0';
 }
 
-static void out_str(struct outbuf *o, const char *s) { out_put(o, s, strlen(s)); }
+void pl_out_str(struct pl_out *o, const char *s) { pl_out_put(o, s, strlen(s)); }
 
-/* Prints item with cJSON, appends it, and deletes it. */
-static void out_json(struct outbuf *o, cJSON *item)
+void pl_out_json(struct pl_out *o, cJSON *item)
 {
 	char *s = item == NULL ? NULL : cJSON_PrintUnformatted(item);
 
 	if (s == NULL)
 		o->failed = true;
 	else
-		out_str(o, s);
+		pl_out_str(o, s);
 	free(s);
 	cJSON_Delete(item);
 }
@@ -453,19 +446,19 @@ cJSON *pl_json_row(const struct pl_table *t, size_t r)
 	return row;
 }
 
-static void encode_table(struct outbuf *o, const struct pl_table *t)
+static void encode_table(struct pl_out *o, const struct pl_table *t)
 {
-	out_str(o, "{\"name\":");
-	out_json(o, cJSON_CreateString(t->name));
-	out_str(o, ",\"columns\":");
-	out_json(o, cJSON_CreateStringArray((const char *const *)t->cols, (int)t->ncols));
-	out_str(o, ",\"rows\":[");
+	pl_out_str(o, "{\"name\":");
+	pl_out_json(o, cJSON_CreateString(t->name));
+	pl_out_str(o, ",\"columns\":");
+	pl_out_json(o, cJSON_CreateStringArray((const char *const *)t->cols, (int)t->ncols));
+	pl_out_str(o, ",\"rows\":[");
 	for (size_t r = 0; r < t->nrows && !o->failed; r++) {
 		if (r > 0)
-			out_str(o, ",");
-		out_json(o, pl_json_row(t, r));
+			pl_out_str(o, ",");
+		pl_out_json(o, pl_json_row(t, r));
 	}
-	out_str(o, "]}");
+	pl_out_str(o, "]}");
 }
 
 static cJSON *header_to_json(const struct payload *p)
@@ -496,7 +489,7 @@ static cJSON *header_to_json(const struct payload *p)
 
 int payload_encode(const struct payload *p, char **out, size_t *len)
 {
-	struct outbuf o = {0};
+	struct pl_out o = {0};
 	cJSON *h = header_to_json(p);
 	char *hs = h == NULL ? NULL : cJSON_PrintUnformatted(h);
 
@@ -509,15 +502,15 @@ int payload_encode(const struct payload *p, char **out, size_t *len)
 		return -1;
 	}
 	/* The header object without its closing brace, then the tables. */
-	out_put(&o, hs, hlen - 1);
+	pl_out_put(&o, hs, hlen - 1);
 	OPENSSL_clear_free(hs, hlen); /* holds the JWT private key */
-	out_str(&o, ",\"tables\":[");
+	pl_out_str(&o, ",\"tables\":[");
 	for (size_t i = 0; i < p->ntables && !o.failed; i++) {
 		if (i > 0)
-			out_str(&o, ",");
+			pl_out_str(&o, ",");
 		encode_table(&o, &p->tables[i]);
 	}
-	out_str(&o, "]}");
+	pl_out_str(&o, "]}");
 	if (o.failed) {
 		free(o.p);
 		return -1;

@@ -12,6 +12,18 @@
 
 #include "payload.h"
 
+/* A growing, NUL-terminated output buffer; failed sticks after an
+ * allocation failure (the caller frees p either way). */
+struct pl_out {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+void pl_out_put(struct pl_out *o, const char *s, size_t n);
+void pl_out_str(struct pl_out *o, const char *s);
+/* Prints item compactly, appends it and deletes it. */
+void pl_out_json(struct pl_out *o, cJSON *item);
+
 /* Row r of t as an array of cells; NULL on allocation failure. */
 cJSON *pl_json_row(const struct pl_table *t, size_t r);
 /* Frees everything t holds (wiping pseudo-tables' values), not t itself. */
