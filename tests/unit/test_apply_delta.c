@@ -628,6 +628,8 @@ static void test_ingest_delta_base(void **state)
 	assert_int_equal(ir.kind, DOC2_DELTA);
 	assert_same_durable(&n.x);
 	sum = ir.sum;
+	struct produce_base second = {true, ir.generation, {0}};
+	memcpy(second.rows_hash, ir.rows_hash, 32);
 	ingest_result_free(&ir);
 	got_free(&g);
 
@@ -642,6 +644,30 @@ static void test_ingest_delta_base(void **state)
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
+	ingest_result_free(&ir);
+	got_free(&g);
+	/* The right base, but the sum this node offers is not its verified one. */
+	struct lthash wrong = sum;
+	wrong.lane[0] ^= 1;
+	io.verified_sum = &wrong;
+	produce(&n, &second, &g);
+	assert_int_equal(g.kind, DOC2_DELTA);
+	before = full_dump(n.x.s);
+	assert_int_equal(ingest_wire(&cfg, &n.sk, sst, n.x.sdb, g.wire, g.len, &io, &ir, err, sizeof(err)), -1);
+	assert_string_equal(ir.reason, "delta_base");
+	assert_non_null(strstr(err, "not the one it verified"));
+	after = full_dump(n.x.s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	ingest_result_free(&ir);
+	got_free(&g);
+	/* With its own sum the same delta applies. */
+	io.verified_sum = &sum;
+	produce(&n, &second, &g);
+	if (ingest_wire(&cfg, &n.sk, sst, n.x.sdb, g.wire, g.len, &io, &ir, err, sizeof(err)) != 0)
+		fail_msg("delta: %s: %s", ir.reason, err);
+	assert_same_durable(&n.x);
 	ingest_result_free(&ir);
 	got_free(&g);
 	state_close(sst);
