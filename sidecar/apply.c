@@ -981,6 +981,13 @@ static int read_records(const struct apply2_in *in, struct doc2_table **recs, si
 		(*recs)[(*n)++] = t;
 	}
 	doc2_reader_free(&rd);
+	if (rc == -1) { /* the records read before the error hold rows: wipe them */
+		for (size_t i = 0; i < *n; i++)
+			doc2_table_free(&(*recs)[i]);
+		free(*recs);
+		*recs = NULL;
+		*n = 0;
+	}
 	return rc;
 }
 

@@ -580,6 +580,50 @@ static void test_key_not_the_tables(void **state)
 	net_free(&n);
 }
 
+/* A delta whose records end early (the header announces one more): the
+ * records read before the error are freed, nothing changes. */
+static void test_malformed_delta(void **state)
+{
+	struct apply_opts o = opts();
+	struct doc2_reader rd;
+	struct doc2_header h;
+	struct net n;
+	struct got g, fake = {0};
+	char err[256], *rec, *buf;
+	size_t len, hlen;
+
+	(void)state;
+	net_new(&n, "v2.14");
+	full_sync(&n);
+	fx_exec(n.x.p, "UPDATE users SET first_name = 'Alicia' WHERE id = 'u-alice'");
+	fx_row(n.x.p, "custom_claims", "id", "t:cc-2", "key", "t:team", "value", "t:red", "user_id", "t:u-bob", NULL);
+	delta_of_changes(&n, &g);
+	assert_int_equal(g.h.ntables, 2);
+	doc2_reader_init(&rd, g.pt, g.n);
+	assert_int_equal(doc2_read_header(&rd, &h, err, sizeof(err)), 0);
+	hlen = rd.off;
+	doc2_reader_free(&rd);
+	h.ntables = 3;
+	assert_int_equal(doc2_encode_header(&h, &rec, &len), 0);
+	doc2_header_free(&h);
+	buf = malloc(len + g.n - hlen);
+	assert_non_null(buf);
+	memcpy(buf, rec, len);
+	memcpy(buf + len, g.pt + hlen, g.n - hlen);
+	fake.pt = (uint8_t *)buf;
+	fake.n = len + g.n - hlen;
+	OPENSSL_clear_free(rec, len);
+	doc2_reader_init(&rd, fake.pt, fake.n);
+	if (doc2_read_header(&rd, &fake.h, err, sizeof(err)) != 0)
+		fail_msg("header: %s", err);
+	doc2_reader_free(&rd);
+	expect_refused(&n, &fake, &n.sum, &o, APPLY_ERR_INVALID, "");
+	doc2_header_free(&fake.h);
+	OPENSSL_clear_free(buf, fake.n);
+	got_free(&g);
+	net_free(&n);
+}
+
 /* Through ingest_wire: a full snapshot, a delta from it, then a delta from
  * the generation before the one applied: "delta_base", nothing changed. */
 static void test_ingest_delta_base(void **state)
@@ -861,6 +905,7 @@ int main(void)
 		cmocka_unit_test(test_refusals_change_nothing),
 		cmocka_unit_test(test_valve_share_of_table),
 		cmocka_unit_test(test_key_not_the_tables),
+		cmocka_unit_test(test_malformed_delta),
 		cmocka_unit_test(test_ingest_delta_base),
 		cmocka_unit_test(test_large_delta),
 		cmocka_unit_test(test_random_deltas),
