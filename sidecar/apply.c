@@ -114,6 +114,26 @@ static long keymap_find(const struct keymap *m, const struct table_plan *tp, siz
 	return -1;
 }
 
+/* Local row whose key is key (nkey values in key order), or -1. */
+static long keymap_find_key(const struct keymap *m, const struct table_plan *tp,
+			    const struct pl_value *key)
+{
+	const struct schema_table *st = tp->st;
+	uint64_t h = APPLY_HASH_SEED;
+
+	for (size_t k = 0; k < st->nkey; k++)
+		h = apply_hash_value(h, &key[k]);
+	for (size_t i = h & (m->cap - 1); m->row[i] != 0; i = (i + 1) & (m->cap - 1)) {
+		const struct pl_value *lrow = &tp->local[(m->row[i] - 1) * st->ncols];
+		bool same = m->hash[i] == h;
+		for (size_t k = 0; same && k < st->nkey; k++)
+			same = pl_value_equal(&key[k], &lrow[st->key[k]]);
+		if (same)
+			return (long)(m->row[i] - 1);
+	}
+	return -1;
+}
+
 static void keymap_free(struct keymap *m)
 {
 	free(m->hash);
@@ -800,7 +820,7 @@ static int count_shipped(sqlite3 *db, const struct schema_table *t, size_t *n)
 
 /* A changes record: upserts of its rows, deletes of its keys, against the
  * named local rows only. The named rows are few, so a linear search serves
- * for small deltas; a keymap for large ones. */
+ * for small deltas; a keymap for large ones (rows and deleted keys alike). */
 static int plan_changes_table(sqlite3 *db, struct plan *pl, struct table_plan *tp,
 			      enum apply_status *st, char *err, size_t errlen)
 {
@@ -835,7 +855,8 @@ static int plan_changes_table(sqlite3 *db, struct plan *pl, struct table_plan *t
 			tp->upd[tp->nupd++] = (struct update){r, (size_t)l};
 	}
 	for (size_t d = 0; d < dt->ndeleted; d++) {
-		long l = find_key(tp, &dt->deleted[d * dt->nkey]);
+		const struct pl_value *dk = &dt->deleted[d * dt->nkey];
+		long l = use_map ? keymap_find_key(&m, tp, dk) : find_key(tp, dk);
 		if (l >= 0)
 			tp->del[tp->ndel++] = (size_t)l;
 	}
