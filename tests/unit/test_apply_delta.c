@@ -46,6 +46,7 @@ struct net {
 	struct config cfg; /* the primary's */
 	struct node_key pk, sk;
 	struct lthash sum; /* the secondary's verified sum */
+	struct rowhash_skip kept; /* and the CIMD clients it keeps out of it */
 	struct produce_base base;
 };
 
@@ -59,15 +60,17 @@ struct got {
 	struct doc2_header h;
 };
 
-static void rows_hash_of(sqlite3 *db, uint8_t out[32])
+static void rows_hash_skip(sqlite3 *db, const struct rowhash_skip *skip, uint8_t out[32])
 {
 	struct schema s;
 	char err[256];
 
-	if (schema_load(db, &s, err, sizeof(err)) != 0 || rowhash_scan(db, &s, NULL, out, err, sizeof(err)) != 0)
+	if (schema_load(db, &s, err, sizeof(err)) != 0 || rowhash_scan(db, &s, skip, out, err, sizeof(err)) != 0)
 		fail_msg("rows hash: %s", err);
 	schema_free(&s);
 }
+
+static void rows_hash_of(sqlite3 *db, uint8_t out[32]) { rows_hash_skip(db, NULL, out); }
 
 /* Every row of every table (local ones and kv included) in rowid order. */
 static char *full_dump(sqlite3 *db)
@@ -153,6 +156,7 @@ static void net_new(struct net *n, const char *version)
 
 static void net_free(struct net *n)
 {
+	rowhash_skip_free(&n->kept);
 	change_watch_free(n->w);
 	state_close(n->pst);
 	sqlite3_close(n->pdb);
@@ -220,6 +224,9 @@ static void full_sync(struct net *n)
 	if (apply_full2(n->x.sdb, &in, &o, &r, &out, err, sizeof(err)) != APPLY_OK)
 		fail_msg("apply_full2: %s", err);
 	take(n, &g, &out);
+	rowhash_skip_free(&n->kept);
+	n->kept = out.kept;
+	memset(&out.kept, 0, sizeof(out.kept));
 	apply2_out_free(&out);
 	got_free(&g);
 }
@@ -228,7 +235,7 @@ static enum apply_status apply_got(struct net *n, struct got *g, const struct lt
 				   struct apply_opts *o, struct apply_result *r,
 				   struct apply2_out *out, char *err)
 {
-	struct apply2_in in = {g->pt, g->n, &g->h, sum, NULL};
+	struct apply2_in in = {g->pt, g->n, &g->h, sum, n->kept.n > 0 ? &n->kept : NULL};
 
 	memset(out, 0, sizeof(*out));
 	return apply_delta2(n->x.sdb, &in, o, r, out, err, 256);
@@ -251,12 +258,13 @@ static void delta_sync_opts(struct net *n, struct apply_opts *o, struct apply_re
 		fail_msg("%s: apply_delta2: %s", n->x.version, err);
 	assert_memory_equal(out.rows_hash, g.h.rows_hash, 32);
 	lthash_digest(&out.sum, d);
-	rows_hash_of(n->x.s, s);
+	rows_hash_skip(n->x.s, &n->kept, s);
 	rows_hash_of(n->x.p, p);
 	assert_memory_equal(d, s, 32);
 	assert_memory_equal(d, p, 32);
 	assert_memory_equal(d, out.rows_hash, 32);
-	assert_same_durable(&n->x);
+	if (n->kept.n == 0) /* else the kept clients differ */
+		assert_same_durable(&n->x);
 	take(n, &g, &out);
 	apply2_out_free(&out);
 	got_free(&g);
@@ -624,6 +632,42 @@ static void test_malformed_delta(void **state)
 	net_free(&n);
 }
 
+/* A CIMD client only the secondary has is kept out of its sum; deltas
+ * touching oidc_clients and their allowed groups verify around it, and a
+ * CIMD client both have keeps the secondary's metadata columns. */
+static void test_cimd_kept(void **state)
+{
+	struct apply_result r;
+	struct net n;
+
+	(void)state;
+	net_new(&n, "v2.14");
+	fx_row(n.x.p, "oidc_clients", "id", "t:https://both.example/meta", "name", "t:Primary's", "client_type",
+	       "t:cimd", "launch_url", "t:https://p/", NULL);
+	full_sync(&n);
+	fx_row(n.x.s, "oidc_clients", "id", "t:https://local.example/meta", "name", "t:Local", "client_type", "t:cimd", NULL);
+	fx_row(n.x.s, "oidc_clients_allowed_user_groups", "oidc_client_id", "t:https://local.example/meta",
+	       "user_group_id", "t:g-staff", NULL);
+	fx_exec(n.x.s, "UPDATE oidc_clients SET name = 'Own' WHERE id = 'https://both.example/meta'");
+	fx_exec(n.x.p, "UPDATE users SET first_name = 'Alicia' WHERE id = 'u-alice'");
+	full_sync(&n); /* learns what it keeps */
+	assert_int_equal(n.kept.n, 1);
+	fx_exec(n.x.p, "UPDATE oidc_clients SET name = 'Grafana 2' WHERE id = 'client-1';"
+		       "UPDATE oidc_clients SET launch_url = 'https://p2/', name = 'Primary 2' WHERE id = 'https://both.example/meta'");
+	fx_row(n.x.p, "oidc_clients_allowed_user_groups", "oidc_client_id", "t:client-1", "user_group_id", "t:g-admins", NULL);
+	delta_sync(&n, &r);
+	assert_int_equal(count_of(&r, "oidc_clients", 'u'), 2);
+	assert_int_equal(count_of(&r, "oidc_clients_allowed_user_groups", 'i'), 1);
+	assert_int_equal(fx_count(n.x.s, "SELECT count(*) FROM oidc_clients_allowed_user_groups WHERE "
+					 "oidc_client_id = 'https://local.example/meta'"), 1);
+	assert_int_equal(fx_count(n.x.s, "SELECT count(*) FROM oidc_clients WHERE id = 'https://both.example/meta' "
+					 "AND name = 'Own' AND launch_url = 'https://p2/'"), 1);
+	fx_exec(n.x.p, "DELETE FROM user_groups WHERE id = 'g-staff'"); /* cascades to allowed groups */
+	delta_sync(&n, &r);
+	assert_int_equal(count_of(&r, "user_groups", 'd'), 1);
+	net_free(&n);
+}
+
 /* Through ingest_wire: a full snapshot, a delta from it, then a delta from
  * the generation before the one applied: "delta_base", nothing changed. */
 static void test_ingest_delta_base(void **state)
@@ -906,6 +950,7 @@ int main(void)
 		cmocka_unit_test(test_valve_share_of_table),
 		cmocka_unit_test(test_key_not_the_tables),
 		cmocka_unit_test(test_malformed_delta),
+		cmocka_unit_test(test_cimd_kept),
 		cmocka_unit_test(test_ingest_delta_base),
 		cmocka_unit_test(test_large_delta),
 		cmocka_unit_test(test_random_deltas),
