@@ -279,6 +279,21 @@ static long metric(const struct node *n, const char *name)
 	return v;
 }
 
+/* Payloads the secondary counted (full + delta). It counts one after the
+ * apply it can already see, so wait up to 5 s for at least want. */
+static long payloads(const struct node *s, long want, long *fulls, long *deltas)
+{
+	double deadline = now_ms() + 5000;
+
+	for (;;) {
+		*fulls = metric(s, "payloads_total{kind=\"full\"}");
+		*deltas = metric(s, "payloads_total{kind=\"delta\"}");
+		if (*fulls + *deltas >= want || now_ms() > deadline)
+			return *fulls + *deltas;
+		sleep_ms(5);
+	}
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -455,7 +470,7 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 	char *schema = bench_slurp(schema_path), path[600], boot[200], extra[400], probe_boot[200];
 	double *lat = calloc((size_t)changes, sizeof(double)), bytes, cpu_ms, initial_ms;
 	double *wire = calloc((size_t)changes, sizeof(double));
-	long initial_wire, fulls, deltas;
+	long initial_wire, fulls, deltas, fulls0, deltas0;
 	char *probe_token;
 	sqlite3 *pdb, *sdb;
 
@@ -494,8 +509,7 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 	}
 	initial_ms = now_ms() - initial_ms;
 	initial_wire = metric(&s, "last_payload_bytes");
-	fulls = metric(&s, "payloads_total{kind=\"full\"}");
-	deltas = metric(&s, "payloads_total{kind=\"delta\"}");
+	payloads(&s, 1, &fulls0, &deltas0);
 	for (int i = 0; i < changes; i++) {
 		char upd[160], chk[200];
 		double t0;
@@ -511,8 +525,9 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		lat[i] = now_ms() - t0;
 		wire[i] = (double)metric(&s, "last_payload_bytes");
 	}
-	fulls = metric(&s, "payloads_total{kind=\"full\"}") - fulls;
-	deltas = metric(&s, "payloads_total{kind=\"delta\"}") - deltas;
+	payloads(&s, fulls0 + deltas0 + changes, &fulls, &deltas);
+	fulls -= fulls0;
+	deltas -= deltas0;
 	qsort(lat, (size_t)changes, sizeof(double), cmp_double);
 	qsort(wire, (size_t)changes, sizeof(double), cmp_double);
 	if (!durable_identical(pdb, sdb))
