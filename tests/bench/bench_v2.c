@@ -316,6 +316,8 @@ static uint8_t *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* side "primary2": look + export + seal of a full snapshot into DIR/rss2.wire;
+ * "secondary2": read it and ingest it into DIR/rss2-secondary.db. */
 int bench_v2_side(const char *side, const char *dir)
 {
 	struct node_key pk, sk;
@@ -323,7 +325,10 @@ int bench_v2_side(const char *side, const char *dir)
 	char wpath[700];
 	uint8_t *wire;
 	size_t wlen;
+	bool ok;
 
+	if (strcmp(side, "primary2") != 0 && strcmp(side, "secondary2") != 0)
+		return -1;
 	log_set_level(LOG_LVL_ERROR);
 	bench_load_key(dir, "primary", &pk, false);
 	bench_load_key(dir, "secondary", &sk, false);
@@ -332,32 +337,29 @@ int bench_v2_side(const char *side, const char *dir)
 		struct change_watch *w = change_watch_new();
 		struct produced pr;
 		enum doc2_kind kind;
-		double a, b;
+		double look_ms, produce_ms;
 		if (w == NULL)
 			bench_die("out of memory", NULL);
 		node_config(&n, dir, "primary", true, NULL);
 		node_open(&n);
-		produce(w, &n, &pk, sk.pub, NULL, &pr, &wire, &wlen, &kind, &a, &b);
+		produce(w, &n, &pk, sk.pub, NULL, &pr, &wire, &wlen, &kind, &look_ms, &produce_ms);
 		write_file(wpath, wire, wlen);
-		free(wire);
+		ok = kind == DOC2_FULL;
 		change_watch_free(w);
-		node_close(&n, false);
-		return kind == DOC2_FULL ? 0 : 1;
-	}
-	if (strcmp(side, "secondary2") == 0) {
+	} else {
 		struct ingest_result r;
-		bool ok;
 		wire = read_file(wpath, &wlen);
 		node_config(&n, dir, "rss2-secondary", false, pk.pub);
 		node_open(&n);
 		ingest(&n, &sk, wire, wlen, &r);
 		ok = r.kind == DOC2_FULL && r.apply.wrote;
 		ingest_result_free(&r);
-		free(wire);
-		node_close(&n, false);
-		return ok ? 0 : 1;
 	}
-	return -1;
+	OPENSSL_clear_free(wire, wlen);
+	node_close(&n, false);
+	keys_wipe(&pk);
+	keys_wipe(&sk);
+	return ok ? 0 : 1;
 }
 
 static void measure_rss2(struct b2 *b, long *prim, long *sec, size_t *wire)
