@@ -1,10 +1,11 @@
-/* bench: main of pocket-id-sync-bench. Builds a primary with N users in
- * realistic shapes, then measures, as medians over several repetitions, the
- * sync pipeline in process (export, seal, open, apply) for an initial sync,
- * one changed user and an unchanged payload, the secondary's write-lock time,
- * bytes on the wire and peak RSS, beside their floors (a plain SELECT and a
- * bulk INSERT of the same rows). With --daemons it runs bench_daemon.c
- * instead. It asserts no timing, but exits non-zero when a secondary does not
+/* bench: main of pocket-id-sync-bench and its format-1 mode (--format 1).
+ * Builds a primary with N users in realistic shapes, then measures, as
+ * medians over several repetitions, the format-1 pipeline in process (export,
+ * seal, open, apply) for an initial sync, one changed user and an unchanged
+ * payload, the secondary's write-lock time, bytes on the wire and peak RSS,
+ * beside their floors (a plain SELECT and a bulk INSERT of the same rows),
+ * which it also lends to the default protocol-v2 mode (bench_v2.c). With
+ * --daemons it runs bench_daemon.c instead. It asserts no timing, but exits non-zero when a secondary does not
  * end up with the primary's durable data. */
 #include "bench.h"
 
@@ -31,12 +32,10 @@
 #include <unistd.h>
 
 #define MAX_WIRE ((size_t)1 << 31)
-#define PRIMARY_KEK "primary-encryption-key-0123456789"
-#define SECONDARY_KEK "secondary-encryption-key-0123456789"
-#define MAX_REPS 100
 
 static const char usage[] =
-	"usage: pocket-id-sync-bench [--users N] [--reps R] [--tsv] [--dir DIR] [--schema FILE]\n"
+	"usage: pocket-id-sync-bench [--users N] [--reps R] [--format 2|1] [--tsv] [--dir DIR]\n"
+	"                            [--schema FILE]\n"
 	"       pocket-id-sync-bench --daemons [--users N] [--changes N]\n"
 	"                            [--login-load R [--load-seconds S] [--load-warmup W]]\n"
 	"                            [--bin PATH] [--tsv] [--dir DIR]\n"
@@ -44,22 +43,27 @@ static const char usage[] =
 	"Builds a Pocket ID v2.14 primary with N users (1-3 passkeys each, groups and\n"
 	"memberships, custom claims, OIDC clients with allowed groups, API keys) and\n"
 	"secondaries with local runtime rows, then prints medians over R repetitions of\n"
-	"export, seal, open and apply for an initial sync into a fresh secondary, for one\n"
-	"changed user and for an unchanged payload; the write-lock time of each apply;\n"
-	"bytes on the wire; peak RSS of each side (re-executed children); and the floors:\n"
-	"a plain SELECT and a one-transaction bulk INSERT of the same rows. Every apply\n"
-	"is checked: the secondary must end with the primary's durable data and its own\n"
-	"local rows, or the program exits 1. Timings are reported, never judged.\n"
+	"protocol v2 as the daemons run it: an initial sync into a fresh secondary (the\n"
+	"primary's look, its streamed and sealed full snapshot, the secondary's ingest)\n"
+	"and one changed user as a delta from the base the secondary verified; the\n"
+	"write-lock time of each apply, rows changed, bytes on the wire, peak RSS of\n"
+	"each side of a full sync (re-executed children) against the plaintext, and\n"
+	"the floors: a plain SELECT and a one-transaction bulk INSERT of the same rows.\n"
+	"Every apply is checked: the secondary must end with the primary's durable data\n"
+	"and rows hash and its own local rows, and a changed user must update exactly\n"
+	"one row, or the program exits 1. Timings are reported, never judged.\n"
 	"\n"
 	"  --users N     users on the primary (default 10000; e.g. 1000 or 100000)\n"
 	"  --reps R      repetitions per measurement, median reported (default 5, max 100)\n"
+	"  --format 1    instead: the format-1 pipeline (export, seal, open, apply of a\n"
+	"                whole snapshot, also for one changed user and an unchanged one)\n"
 	"  --tsv         machine-readable output: one 'key<TAB>value' line per number\n"
 	"  --dir DIR     scratch directory (kept); default a new directory under $TMPDIR\n"
 	"                or /tmp, removed at the end\n"
 	"  --schema FILE Pocket ID schema (default: the v2.14 fixture of the source tree)\n"
 	"  --daemons     instead: start a primary and a secondary `pocket-id-sync run` on\n"
-	"                127.0.0.1 and measure change-to-visible latency (p50/p99), the\n"
-	"                cost of an unchanged poll and idle RSS\n"
+	"                127.0.0.1 and measure change-to-visible latency (p50/p99), bytes\n"
+	"                on the wire per change, the cost of an unchanged poll and idle RSS\n"
 	"  --changes N   changes timed in --daemons mode (default 200)\n"
 	"  --login-load R  --daemons mode, last: R audit-log inserts a second (what every\n"
 	"                Pocket ID login writes; nothing durable) on the primary, and its\n"
@@ -71,7 +75,7 @@ static const char usage[] =
 	"                to this program)\n";
 
 struct opts {
-	int users, reps, changes, load[3]; /* load: see bench_daemon_main */
+	int users, reps, changes, format, load[3]; /* load: see bench_daemon_main */
 	bool tsv, daemons;
 	const char *dir, *schema, *bin, *side;
 };
@@ -99,14 +103,14 @@ struct series {
 	size_t wire;
 };
 
-__attribute__((noreturn)) static void die(const char *fmt, const char *arg)
+__attribute__((noreturn)) void bench_die(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "pocket-id-sync-bench: ");
 	fprintf(stderr, "%s%s%s\n", fmt, arg ? ": " : "", arg ? arg : "");
 	exit(1);
 }
 
-static double now_ms(void)
+double bench_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -115,7 +119,7 @@ static double now_ms(void)
 
 /* CPU time (user + system) this process has used, in ms: unlike the wall
  * clock, hardly moved by other jobs on the machine; blind to fsync waits. */
-static double cpu_ms(void)
+double bench_cpu_ms(void)
 {
 	struct rusage ru;
 
@@ -130,7 +134,7 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median(const double *v, int n)
+double bench_median(const double *v, int n)
 {
 	double s[MAX_REPS];
 
@@ -166,6 +170,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			i++;
 		} else if (strcmp(a, "--reps") == 0 && parse_int(v, 1, MAX_REPS, &o->reps) == 0) {
 			i++;
+		} else if (strcmp(a, "--format") == 0 && parse_int(v, 1, 2, &o->format) == 0) {
+			i++;
 		} else if (strcmp(a, "--changes") == 0 && parse_int(v, 1, 1000000, &o->changes) == 0) {
 			i++;
 		} else if (strcmp(a, "--login-load") == 0 && parse_int(v, 1, 10000, &o->load[0]) == 0) {
@@ -191,28 +197,28 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---- one sync cycle, in process ---- */
 
-static sqlite3 *open_node(const char *path)
+sqlite3 *bench_open_node(const char *path)
 {
 	sqlite3 *db;
 	char err[256];
 
 	if (pidb_open(path, 5000, &db, err, sizeof(err)) == -1)
-		die("cannot open", err);
+		bench_die("cannot open", err);
 	return db;
 }
 
-static void hash_of(sqlite3 *db, const struct jwt_store_cfg *keys, uint8_t out[32])
+void bench_hash_of(sqlite3 *db, const struct jwt_store_cfg *keys, uint8_t out[32])
 {
 	struct export_result r;
 	char err[256];
 
 	if (export_snapshot(db, keys, NULL, &r, err, sizeof(err)) == -1)
-		die("cannot hash a database", err);
+		bench_die("cannot hash a database", err);
 	memcpy(out, r.content_hash, 32);
 }
 
 /* Local runtime rows a secondary keeps for itself: apply must leave them. */
-static long local_rows(sqlite3 *db)
+long bench_local_rows(sqlite3 *db)
 {
 	return bench_count(db, "SELECT (SELECT count(*) FROM audit_logs) + (SELECT count(*) FROM "
 			       "webauthn_sessions) + (SELECT count(*) FROM oauth2_jtis) + (SELECT count(*) "
@@ -229,40 +235,40 @@ static void run_cycle(struct ctx *c, sqlite3 *sdb, struct sample *s)
 	uint8_t *wire, hp[32], hs[32];
 	size_t wlen;
 	char err[512];
-	long local_before = local_rows(sdb);
-	double t0, t1, t2, t3, t4, c0 = cpu_ms();
+	long local_before = bench_local_rows(sdb);
+	double t0, t1, t2, t3, t4, c0 = bench_cpu_ms();
 	enum apply_status st;
 
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	if (export_snapshot(c->pdb, &c->pkeys, &p, &res, err, sizeof(err)) == -1)
-		die("export failed", err);
-	t1 = now_ms();
+		bench_die("export failed", err);
+	t1 = bench_now_ms();
 	p.generation = ++c->generation;
 	p.issued_at = (int64_t)time(NULL);
 	memcpy(p.sender, c->pk.pub, 32);
 	memcpy(p.recipient, c->sk.pub, 32);
 	if (envelope_seal(&p, &c->pk, MAX_WIRE, &wire, &wlen, err, sizeof(err)) == -1)
-		die("seal failed", err);
+		bench_die("seal failed", err);
 	payload_free(&p);
-	t2 = now_ms();
+	t2 = bench_now_ms();
 	if (envelope_open(&c->sk, c->pk.pub, wire, wlen, MAX_WIRE, &q, NULL, NULL, err, sizeof(err)) !=
 	    ENVELOPE_OK)
-		die("open failed", err);
+		bench_die("open failed", err);
 	free(wire);
-	t3 = now_ms();
+	t3 = bench_now_ms();
 	st = apply_payload(sdb, &q, &o, &ar, err, sizeof(err));
 	payload_free(&q);
-	t4 = now_ms();
+	t4 = bench_now_ms();
 	if (st != APPLY_OK)
-		die("apply failed", err);
-	*s = (struct sample){t1 - t0, t2 - t1, t3 - t2, t4 - t3, ar.lock_ms, t4 - t0, cpu_ms() - c0, wlen,
+		bench_die("apply failed", err);
+	*s = (struct sample){t1 - t0, t2 - t1, t3 - t2, t4 - t3, ar.lock_ms, t4 - t0, bench_cpu_ms() - c0, wlen,
 			     apply_total_changes(&ar), ar.wrote};
-	hash_of(c->pdb, &c->pkeys, hp);
-	hash_of(sdb, &c->skeys, hs);
+	bench_hash_of(c->pdb, &c->pkeys, hp);
+	bench_hash_of(sdb, &c->skeys, hs);
 	if (memcmp(hp, hs, 32) != 0)
-		die("verification failed", "the secondary's durable data differ from the primary's");
-	if (local_rows(sdb) != local_before)
-		die("verification failed", "apply changed the secondary's local rows");
+		bench_die("verification failed", "the secondary's durable data differ from the primary's");
+	if (bench_local_rows(sdb) != local_before)
+		bench_die("verification failed", "apply changed the secondary's local rows");
 }
 
 static void record(struct series *sr, int i, const struct sample *s)
@@ -289,7 +295,7 @@ static sqlite3 *fresh_secondary(struct ctx *c, const char *name)
 			      "{\"kty\":\"oct\",\"kid\":\"own\",\"k\":\"AAAAAAAAAAAAAAAAAAAAAA\"}");
 	bench_gen_local(db, c->users, 0);
 	sqlite3_close(db);
-	return open_node(path);
+	return bench_open_node(path);
 }
 
 static void measure_initial(struct ctx *c, struct series *sr)
@@ -301,7 +307,7 @@ static void measure_initial(struct ctx *c, struct series *sr)
 
 		run_cycle(c, sdb, &s);
 		if (!s.wrote || s.changes == 0)
-			die("verification failed", "the initial sync wrote nothing");
+			bench_die("verification failed", "the initial sync wrote nothing");
 		record(sr, i, &s);
 		sqlite3_close(sdb);
 		snprintf(path, sizeof(path), "%s/fresh.db", c->dir);
@@ -326,13 +332,13 @@ static void measure_steady(struct ctx *c, struct series *changed, struct series 
 		sqlite3_free(sql);
 		run_cycle(c, sdb, &s);
 		if (s.changes != 1 || !s.wrote)
-			die("verification failed", "one changed user did not give exactly one update");
+			bench_die("verification failed", "one changed user did not give exactly one update");
 		record(changed, i, &s);
 	}
 	for (int i = 0; i < c->reps; i++) {
 		run_cycle(c, sdb, &s);
 		if (s.changes != 0 || s.wrote)
-			die("verification failed", "an unchanged payload changed something");
+			bench_die("verification failed", "an unchanged payload changed something");
 		record(unchanged, i, &s);
 	}
 	sqlite3_close(sdb);
@@ -345,7 +351,7 @@ static volatile uint64_t sink;
 /* A plain SELECT * of every durable table, each value read once. */
 static double floor_select(struct ctx *c, const struct schema *sch, double *cpu)
 {
-	double t0 = now_ms(), c0 = cpu_ms();
+	double t0 = bench_now_ms(), c0 = bench_cpu_ms();
 	uint64_t acc = 0;
 
 	bench_exec(c->pdb, "BEGIN");
@@ -353,7 +359,7 @@ static double floor_select(struct ctx *c, const struct schema *sch, double *cpu)
 		char *sql = sqlite3_mprintf("SELECT * FROM main.\"%w\"", sch->tables[i].name);
 		sqlite3_stmt *st;
 		if (sqlite3_prepare_v2(c->pdb, sql, -1, &st, NULL) != SQLITE_OK)
-			die("floor SELECT", sqlite3_errmsg(c->pdb));
+			bench_die("floor SELECT", sqlite3_errmsg(c->pdb));
 		sqlite3_free(sql);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			for (int k = 0; k < sqlite3_column_count(st); k++) {
@@ -370,8 +376,8 @@ static double floor_select(struct ctx *c, const struct schema *sch, double *cpu)
 	}
 	bench_exec(c->pdb, "COMMIT");
 	sink = acc;
-	*cpu = cpu_ms() - c0;
-	return now_ms() - t0;
+	*cpu = bench_cpu_ms() - c0;
+	return bench_now_ms() - t0;
 }
 
 struct rows {
@@ -387,7 +393,7 @@ static void load_rows(struct ctx *c, const struct schema *sch, struct rows *rows
 		struct rows *r = &rows[i];
 		sqlite3_stmt *st;
 		if (sqlite3_prepare_v2(c->pdb, sql, -1, &st, NULL) != SQLITE_OK)
-			die("floor rows", sqlite3_errmsg(c->pdb));
+			bench_die("floor rows", sqlite3_errmsg(c->pdb));
 		sqlite3_free(sql);
 		r->ncols = (size_t)sqlite3_column_count(st);
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -395,7 +401,7 @@ static void load_rows(struct ctx *c, const struct schema *sch, struct rows *rows
 				r->cap = r->cap ? r->cap * 2 : 64;
 				r->cells = realloc(r->cells, r->cap * r->ncols * sizeof(*r->cells));
 				if (r->cells == NULL)
-					die("out of memory", NULL);
+					bench_die("out of memory", NULL);
 			}
 			for (size_t k = 0; k < r->ncols; k++)
 				r->cells[r->nrows * r->ncols + k] = sqlite3_value_dup(sqlite3_column_value(st, (int)k));
@@ -417,9 +423,9 @@ static double floor_insert(struct ctx *c, const struct schema *sch, const struct
 	snprintf(path, sizeof(path), "%s/floor.db", c->dir);
 	db = bench_gen_create(path, c->schema_sql, "floor", SECONDARY_KEK, NULL);
 	sqlite3_close(db);
-	db = open_node(path);
-	t0 = now_ms();
-	c0 = cpu_ms();
+	db = bench_open_node(path);
+	t0 = bench_now_ms();
+	c0 = bench_cpu_ms();
 	bench_exec(db, "BEGIN");
 	for (size_t i = 0; i < sch->ntables; i++) {
 		const struct rows *r = &rows[i];
@@ -433,20 +439,20 @@ static double floor_insert(struct ctx *c, const struct schema *sch, const struct
 		next = sqlite3_mprintf("%s)", sql);
 		sqlite3_free(sql);
 		if (next == NULL || sqlite3_prepare_v2(db, next, -1, &st, NULL) != SQLITE_OK)
-			die("floor INSERT", sqlite3_errmsg(db));
+			bench_die("floor INSERT", sqlite3_errmsg(db));
 		sqlite3_free(next);
 		for (size_t n = 0; n < r->nrows; n++) {
 			for (size_t k = 0; k < r->ncols; k++)
 				sqlite3_bind_value(st, (int)k + 1, r->cells[n * r->ncols + k]);
 			if (sqlite3_step(st) != SQLITE_DONE)
-				die("floor INSERT", sqlite3_errmsg(db));
+				bench_die("floor INSERT", sqlite3_errmsg(db));
 			sqlite3_reset(st);
 		}
 		sqlite3_finalize(st);
 	}
 	bench_exec(db, "COMMIT");
-	t = now_ms() - t0;
-	*cpu = cpu_ms() - c0;
+	t = bench_now_ms() - t0;
+	*cpu = bench_cpu_ms() - c0;
 	sqlite3_close(db);
 	bench_unlink_db(path);
 	return t;
@@ -464,10 +470,10 @@ static void measure_floors(struct ctx *c, struct floors *f, long *nrows)
 	char err[256];
 
 	if (schema_load(c->pdb, &sch, err, sizeof(err)) == -1)
-		die("schema", err);
+		bench_die("schema", err);
 	rows = calloc(sch.ntables + 1, sizeof(*rows));
 	if (rows == NULL)
-		die("out of memory", NULL);
+		bench_die("out of memory", NULL);
 	load_rows(c, &sch, rows);
 	*nrows = 0;
 	for (size_t i = 0; i < sch.ntables; i++)
@@ -476,10 +482,10 @@ static void measure_floors(struct ctx *c, struct floors *f, long *nrows)
 		s[i] = floor_select(c, &sch, &sc[i]);
 		n[i] = floor_insert(c, &sch, rows, &nc[i]);
 	}
-	f->select_ms = median(s, c->reps);
-	f->insert_ms = median(n, c->reps);
-	f->select_cpu_ms = median(sc, c->reps);
-	f->insert_cpu_ms = median(nc, c->reps);
+	f->select_ms = bench_median(s, c->reps);
+	f->insert_ms = bench_median(n, c->reps);
+	f->select_cpu_ms = bench_median(sc, c->reps);
+	f->insert_cpu_ms = bench_median(nc, c->reps);
 	for (size_t i = 0; i < sch.ntables; i++) {
 		for (size_t k = 0; k < rows[i].nrows * rows[i].ncols; k++)
 			sqlite3_value_free(rows[i].cells[k]);
@@ -489,6 +495,20 @@ static void measure_floors(struct ctx *c, struct floors *f, long *nrows)
 	schema_free(&sch);
 }
 
+void bench_floors(sqlite3 *pdb, const char *dir, const char *schema_sql, int reps,
+		  struct bench_floors *f)
+{
+	struct ctx c = {.pdb = pdb, .schema_sql = (char *)schema_sql, .reps = reps};
+	struct floors fl;
+
+	snprintf(c.dir, sizeof(c.dir), "%s", dir);
+	measure_floors(&c, &fl, &f->durable_rows);
+	f->select_ms = fl.select_ms;
+	f->insert_ms = fl.insert_ms;
+	f->select_cpu_ms = fl.select_cpu_ms;
+	f->insert_cpu_ms = fl.insert_cpu_ms;
+}
+
 /* ---- peak RSS: each side in a re-executed child, as the daemon would run it ---- */
 
 static void state_dir(const char *dir, const char *node, char *out, size_t n)
@@ -496,13 +516,13 @@ static void state_dir(const char *dir, const char *node, char *out, size_t n)
 	snprintf(out, n, "%s/%s-state", dir, node);
 }
 
-static void load_key(const char *dir, const char *node, struct node_key *k, bool create)
+void bench_load_key(const char *dir, const char *node, struct node_key *k, bool create)
 {
 	char path[700], err[256];
 
 	state_dir(dir, node, path, sizeof(path));
 	if ((create ? keys_load_or_create(path, k, err, sizeof(err)) : keys_load(path, k, err, sizeof(err))) == -1)
-		die("node key", err);
+		bench_die("node key", err);
 }
 
 /* --side primary: export + seal into DIR/rss.wire. --side secondary: open +
@@ -518,25 +538,25 @@ static int side_main(const char *side, const char *dir)
 	size_t wlen;
 	FILE *f;
 
-	load_key(dir, "primary", &pk, false);
-	load_key(dir, "secondary", &sk, false);
+	bench_load_key(dir, "primary", &pk, false);
+	bench_load_key(dir, "secondary", &sk, false);
 	snprintf(path, sizeof(path), "%s/rss.wire", dir);
 	if (strcmp(side, "primary") == 0) {
 		struct export_result res;
 		char dbp[700];
 		snprintf(dbp, sizeof(dbp), "%s/primary.db", dir);
-		sqlite3 *db = open_node(dbp);
+		sqlite3 *db = bench_open_node(dbp);
 		if (export_snapshot(db, &pkeys, &p, &res, err, sizeof(err)) == -1)
-			die("export failed", err);
+			bench_die("export failed", err);
 		p.generation = 1;
 		p.issued_at = (int64_t)time(NULL);
 		memcpy(p.sender, pk.pub, 32);
 		memcpy(p.recipient, sk.pub, 32);
 		if (envelope_seal(&p, &pk, MAX_WIRE, &wire, &wlen, err, sizeof(err)) == -1)
-			die("seal failed", err);
+			bench_die("seal failed", err);
 		payload_free(&p);
 		if ((f = fopen(path, "wb")) == NULL || fwrite(wire, 1, wlen, f) != wlen || fclose(f) != 0)
-			die("cannot write", path);
+			bench_die("cannot write", path);
 		free(wire);
 		sqlite3_close(db);
 		return 0;
@@ -549,37 +569,37 @@ static int side_main(const char *side, const char *dir)
 		if ((f = fopen(path, "rb")) == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) <= 0 ||
 		    fseek(f, 0, SEEK_SET) != 0 || (wire = malloc((size_t)len)) == NULL ||
 		    fread(wire, 1, (size_t)len, f) != (size_t)len)
-			die("cannot read", path);
+			bench_die("cannot read", path);
 		fclose(f);
 		snprintf(dbp, sizeof(dbp), "%s/rss-secondary.db", dir);
-		sqlite3 *db = open_node(dbp);
+		sqlite3 *db = bench_open_node(dbp);
 		if (envelope_open(&sk, pk.pub, wire, (size_t)len, MAX_WIRE, &p, NULL, NULL, err, sizeof(err)) != ENVELOPE_OK)
-			die("open failed", err);
+			bench_die("open failed", err);
 		free(wire);
 		if (apply_payload(db, &p, &o, &ar, err, sizeof(err)) != APPLY_OK)
-			die("apply failed", err);
+			bench_die("apply failed", err);
 		payload_free(&p);
 		sqlite3_close(db);
 		return ar.wrote ? 0 : 1;
 	}
-	die("unknown --side", side);
+	bench_die("unknown --side", side);
 }
 
 /* Runs this program again with --side and returns the child's peak RSS (KiB). */
-static long side_peak_kib(const char *dir, const char *side)
+long bench_side_peak_kib(const char *dir, const char *side)
 {
 	struct rusage ru;
 	int status;
 	pid_t pid = fork();
 
 	if (pid == -1)
-		die("fork failed", strerror(errno));
+		bench_die("fork failed", strerror(errno));
 	if (pid == 0) {
 		execl("/proc/self/exe", "pocket-id-sync-bench", "--side", side, "--dir", dir, (char *)NULL);
 		_exit(127);
 	}
 	if (wait4(pid, &status, 0, &ru) == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("a peak-RSS child failed", side);
+		bench_die("a peak-RSS child failed", side);
 	return ru.ru_maxrss;
 }
 
@@ -590,14 +610,14 @@ static void measure_rss(struct ctx *c, long *prim, long *sec)
 	char path[700];
 
 	sqlite3_close(db);
-	*prim = side_peak_kib(c->dir, "primary");
-	*sec = side_peak_kib(c->dir, "secondary");
+	*prim = bench_side_peak_kib(c->dir, "primary");
+	*sec = bench_side_peak_kib(c->dir, "secondary");
 	snprintf(path, sizeof(path), "%s/rss-secondary.db", c->dir);
-	db = open_node(path);
-	hash_of(c->pdb, &c->pkeys, hp);
-	hash_of(db, &c->skeys, hs);
+	db = bench_open_node(path);
+	bench_hash_of(c->pdb, &c->pkeys, hp);
+	bench_hash_of(db, &c->skeys, hs);
 	if (memcmp(hp, hs, 32) != 0)
-		die("verification failed", "the peak-RSS secondary differs from the primary");
+		bench_die("verification failed", "the peak-RSS secondary differs from the primary");
 	sqlite3_close(db);
 	bench_unlink_db(path);
 }
@@ -610,7 +630,7 @@ struct results {
 	long durable_rows, rss_primary, rss_secondary, rss_bench;
 };
 
-#define MED(sr, f) median((sr).f, reps)
+#define MED(sr, f) bench_median((sr).f, reps)
 
 static void report_tsv(const struct results *r, int users, int reps)
 {
@@ -626,10 +646,10 @@ static void report_tsv(const struct results *r, int users, int reps)
 		const struct series *s = cases[i].s;
 		printf("%s_export_ms\t%.3f\n%s_seal_ms\t%.3f\n%s_open_ms\t%.3f\n%s_apply_ms\t%.3f\n"
 		       "%s_lock_ms\t%.3f\n%s_cycle_ms\t%.3f\n%s_cycle_cpu_ms\t%.3f\n%s_wire_bytes\t%zu\n",
-		       cases[i].name, median(s->export_ms, reps), cases[i].name, median(s->seal_ms, reps),
-		       cases[i].name, median(s->open_ms, reps), cases[i].name, median(s->apply_ms, reps),
-		       cases[i].name, median(s->lock_ms, reps), cases[i].name, median(s->cycle_ms, reps),
-		       cases[i].name, median(s->cpu_ms, reps), cases[i].name, s->wire);
+		       cases[i].name, bench_median(s->export_ms, reps), cases[i].name, bench_median(s->seal_ms, reps),
+		       cases[i].name, bench_median(s->open_ms, reps), cases[i].name, bench_median(s->apply_ms, reps),
+		       cases[i].name, bench_median(s->lock_ms, reps), cases[i].name, bench_median(s->cycle_ms, reps),
+		       cases[i].name, bench_median(s->cpu_ms, reps), cases[i].name, s->wire);
 	}
 	printf("floor_select_ms\t%.3f\nfloor_insert_ms\t%.3f\nfloor_cycle_ms\t%.3f\n"
 	       "floor_select_cpu_ms\t%.3f\nfloor_insert_cpu_ms\t%.3f\n", r->fl.select_ms, r->fl.insert_ms,
@@ -722,7 +742,7 @@ static void default_bin(char *out, size_t n)
 	char *slash;
 
 	if (len <= 0)
-		die("cannot find this program's directory; use --bin", NULL);
+		bench_die("cannot find this program's directory; use --bin", NULL);
 	self[len] = '\0';
 	slash = strrchr(self, '/');
 	*slash = '\0';
@@ -741,15 +761,15 @@ static int pipeline_main(const struct opts *o, const char *dir)
 	c.pkeys = (struct jwt_store_cfg){(const uint8_t *)PRIMARY_KEK, strlen(PRIMARY_KEK), NULL, NULL};
 	c.skeys = (struct jwt_store_cfg){(const uint8_t *)SECONDARY_KEK, strlen(SECONDARY_KEK), NULL, NULL};
 	if (r == NULL || (c.schema_sql = bench_slurp(o->schema)) == NULL)
-		die("cannot read the schema", o->schema);
-	load_key(dir, "primary", &c.pk, true);
-	load_key(dir, "secondary", &c.sk, true);
+		bench_die("cannot read the schema", o->schema);
+	bench_load_key(dir, "primary", &c.pk, true);
+	bench_load_key(dir, "secondary", &c.sk, true);
 	snprintf(path, sizeof(path), "%s/primary.db", dir);
 	db = bench_gen_create(path, c.schema_sql, "primary", PRIMARY_KEK, BENCH_JWK);
 	bench_gen_durable(db, o->users);
 	bench_gen_local(db, o->users, 1);
 	sqlite3_close(db);
-	c.pdb = open_node(path);
+	c.pdb = bench_open_node(path);
 	measure_rss(&c, &r->rss_primary, &r->rss_secondary);
 	measure_floors(&c, &r->fl, &r->durable_rows);
 	measure_initial(&c, &r->initial);
@@ -770,7 +790,7 @@ static int pipeline_main(const struct opts *o, const char *dir)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.users = 10000, .reps = 5, .changes = 200, .load = {0, 30, 60},
+	struct opts o = {.users = 10000, .reps = 5, .changes = 200, .format = 2, .load = {0, 30, 60},
 			 .schema = PIS_BENCH_SCHEMA};
 	char tmpl[600], bin[PATH_MAX + 32];
 	const char *dir;
@@ -784,14 +804,18 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (o.side != NULL)
-		return o.dir != NULL ? side_main(o.side, o.dir) : 2;
+	if (o.side != NULL) {
+		if (o.dir == NULL)
+			return 2;
+		rc = bench_v2_side(o.side, o.dir);
+		return rc != -1 ? rc : side_main(o.side, o.dir);
+	}
 	dir = o.dir;
 	if (dir == NULL) {
 		const char *t = getenv("TMPDIR");
 		snprintf(tmpl, sizeof(tmpl), "%s/pocket-id-sync-bench-XXXXXX", t && *t ? t : "/tmp");
 		if ((dir = mkdtemp(tmpl)) == NULL)
-			die("cannot create a scratch directory", strerror(errno));
+			bench_die("cannot create a scratch directory", strerror(errno));
 	}
 	if (o.daemons) {
 		if (o.bin == NULL) {
@@ -799,10 +823,12 @@ int main(int argc, char **argv)
 			o.bin = bin;
 		}
 		if (access(o.bin, X_OK) != 0)
-			die("no pocket-id-sync binary (use --bin)", o.bin);
+			bench_die("no pocket-id-sync binary (use --bin)", o.bin);
 		rc = bench_daemon_main(o.bin, o.schema, dir, o.users, o.changes, o.tsv, o.load);
-	} else {
+	} else if (o.format == 1) {
 		rc = pipeline_main(&o, dir);
+	} else {
+		rc = bench_v2_main(dir, o.schema, o.users, o.reps, o.tsv);
 	}
 	if (o.dir == NULL)
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
