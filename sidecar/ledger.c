@@ -1,7 +1,8 @@
 /* ledger: row digests by key in an open-addressing index per table (keys
  * serialised into one byte arena), LtHash sums updated per changed row, and
  * the journal as a list of generations, each with the keys that changed
- * (see ledger.h). Memory: about 90 bytes per durable row plus the journal. */
+ * (see ledger.h). Memory: about 110 bytes per durable row plus the journal
+ * (measured with tests/bench at 100,000 users). */
 #include "ledger.h"
 
 #include "errbuf.h"
