@@ -72,3 +72,40 @@ char *tu_read_file(const char *path, size_t *len)
 		*len = (size_t)n;
 	return buf;
 }
+
+/* Every row of every table (local ones and kv included) in rowid order. */
+char *tu_db_dump(sqlite3 *db)
+{
+	sqlite3_stmt *tabs, *st, *q;
+	char *out = sqlite3_mprintf(""), *ret;
+
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' "
+						"AND name NOT LIKE 'sqlite_%' ORDER BY name", -1, &tabs, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT quote(?)", -1, &q, NULL), SQLITE_OK);
+	while (sqlite3_step(tabs) == SQLITE_ROW) {
+		char *sql = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY rowid", sqlite3_column_text(tabs, 0));
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+		sqlite3_free(sql);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			char *line = sqlite3_mprintf("%s:", sqlite3_column_text(tabs, 0)), *next;
+			for (int c = 0; c < sqlite3_column_count(st); c++) {
+				sqlite3_bind_value(q, 1, sqlite3_column_value(st, c));
+				sqlite3_step(q);
+				next = sqlite3_mprintf("%s %s", line, sqlite3_column_text(q, 0));
+				sqlite3_reset(q);
+				sqlite3_free(line);
+				line = next;
+			}
+			next = sqlite3_mprintf("%s%s\n", out, line);
+			sqlite3_free(out);
+			sqlite3_free(line);
+			out = next;
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_finalize(q);
+	sqlite3_finalize(tabs);
+	ret = strdup(out);
+	sqlite3_free(out);
+	return ret;
+}

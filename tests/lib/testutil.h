@@ -6,6 +6,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -19,5 +20,9 @@ void tu_rmtree(char *path);
 char *tu_write_file(const char *dir, const char *name, const void *data, size_t len, mode_t mode);
 /* Reads a whole file; returns malloc'd NUL-terminated buffer, sets *len. */
 char *tu_read_file(const char *path, size_t *len);
+/* Every row of every table of db (local ones and kv included) in rowid order,
+ * one line each, values quoted as SQL: compare before/after to prove an
+ * apply changed nothing. malloc'd. */
+char *tu_db_dump(sqlite3 *db);
 
 #endif

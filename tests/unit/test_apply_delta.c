@@ -72,42 +72,6 @@ static void rows_hash_skip(sqlite3 *db, const struct rowhash_skip *skip, uint8_t
 
 static void rows_hash_of(sqlite3 *db, uint8_t out[32]) { rows_hash_skip(db, NULL, out); }
 
-/* Every row of every table (local ones and kv included) in rowid order. */
-static char *full_dump(sqlite3 *db)
-{
-	sqlite3_stmt *tabs, *st, *q;
-	char *out = sqlite3_mprintf(""), *ret;
-
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' "
-						"AND name NOT LIKE 'sqlite_%' ORDER BY name", -1, &tabs, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT quote(?)", -1, &q, NULL), SQLITE_OK);
-	while (sqlite3_step(tabs) == SQLITE_ROW) {
-		char *sql = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY rowid", sqlite3_column_text(tabs, 0));
-		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-		sqlite3_free(sql);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			char *line = sqlite3_mprintf("%s:", sqlite3_column_text(tabs, 0)), *next;
-			for (int c = 0; c < sqlite3_column_count(st); c++) {
-				sqlite3_bind_value(q, 1, sqlite3_column_value(st, c));
-				sqlite3_step(q);
-				next = sqlite3_mprintf("%s %s", line, sqlite3_column_text(q, 0));
-				sqlite3_reset(q);
-				sqlite3_free(line);
-				line = next;
-			}
-			next = sqlite3_mprintf("%s%s\n", out, line);
-			sqlite3_free(out);
-			sqlite3_free(line);
-			out = next;
-		}
-		sqlite3_finalize(st);
-	}
-	sqlite3_finalize(q);
-	sqlite3_finalize(tabs);
-	ret = strdup(out);
-	sqlite3_free(out);
-	return ret;
-}
 
 /* The tiny fixtures lose a third of their passkeys with one user: the
  * valve is open but in its own test. */
@@ -284,13 +248,13 @@ static void expect_refused(struct net *n, struct got *g, const struct lthash *su
 {
 	struct apply2_out out;
 	struct apply_result r;
-	char err[256] = "", *before = full_dump(n->x.s), *after;
+	char err[256] = "", *before = tu_db_dump(n->x.s), *after;
 	enum apply_status st = apply_got(n, g, sum, o, &r, &out, err);
 
 	if (st != want || strstr(err, needle) == NULL)
 		fail_msg("%s: status %d (want %d): %s", n->x.version, st, want, err);
 	assert_false(r.wrote);
-	after = full_dump(n->x.s);
+	after = tu_db_dump(n->x.s);
 	assert_string_equal(before, after);
 	apply2_out_free(&out);
 	free(before);
@@ -724,11 +688,11 @@ static void test_ingest_delta_base(void **state)
 	fx_exec(n.x.p, "UPDATE users SET first_name = 'Bobby' WHERE id = 'u-bob'");
 	produce(&n, &first, &g); /* the ledger can still start from the first */
 	assert_int_equal(g.kind, DOC2_DELTA);
-	before = full_dump(n.x.s);
+	before = tu_db_dump(n.x.s);
 	assert_int_equal(ingest_wire(&cfg, &n.sk, sst, n.x.sdb, g.wire, g.len, &io, &ir, err, sizeof(err)), -1);
 	assert_string_equal(ir.reason, "delta_base");
 	assert_non_null(strstr(err, "starts at generation"));
-	after = full_dump(n.x.s);
+	after = tu_db_dump(n.x.s);
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
@@ -740,11 +704,11 @@ static void test_ingest_delta_base(void **state)
 	io.verified_sum = &wrong;
 	produce(&n, &second, &g);
 	assert_int_equal(g.kind, DOC2_DELTA);
-	before = full_dump(n.x.s);
+	before = tu_db_dump(n.x.s);
 	assert_int_equal(ingest_wire(&cfg, &n.sk, sst, n.x.sdb, g.wire, g.len, &io, &ir, err, sizeof(err)), -1);
 	assert_string_equal(ir.reason, "delta_base");
 	assert_non_null(strstr(err, "not the one it verified"));
-	after = full_dump(n.x.s);
+	after = tu_db_dump(n.x.s);
 	assert_string_equal(before, after);
 	free(before);
 	free(after);

@@ -135,42 +135,6 @@ static void full_sync(struct pair *x, size_t per, struct apply_result *r)
 	doc_free(&d);
 }
 
-/* Every row of every table (local ones and kv included) in rowid order. */
-static char *full_dump(sqlite3 *db)
-{
-	sqlite3_stmt *tabs, *st, *q;
-	char *out = sqlite3_mprintf(""), *ret;
-
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' "
-						"AND name NOT LIKE 'sqlite_%' ORDER BY name", -1, &tabs, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT quote(?)", -1, &q, NULL), SQLITE_OK);
-	while (sqlite3_step(tabs) == SQLITE_ROW) {
-		char *sql = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY rowid", sqlite3_column_text(tabs, 0));
-		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-		sqlite3_free(sql);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			char *line = sqlite3_mprintf("%s:", sqlite3_column_text(tabs, 0)), *next;
-			for (int c = 0; c < sqlite3_column_count(st); c++) {
-				sqlite3_bind_value(q, 1, sqlite3_column_value(st, c));
-				sqlite3_step(q);
-				next = sqlite3_mprintf("%s %s", line, sqlite3_column_text(q, 0));
-				sqlite3_reset(q);
-				sqlite3_free(line);
-				line = next;
-			}
-			next = sqlite3_mprintf("%s%s\n", out, line);
-			sqlite3_free(out);
-			sqlite3_free(line);
-			out = next;
-		}
-		sqlite3_finalize(st);
-	}
-	sqlite3_finalize(q);
-	sqlite3_finalize(tabs);
-	ret = strdup(out);
-	sqlite3_free(out);
-	return ret;
-}
 
 /* Applies d, expects status want with needle in err, and the secondary's
  * database unchanged, row for row. */
@@ -178,13 +142,13 @@ static void expect_refused(struct pair *x, const struct doc *d, struct apply_opt
 			   enum apply_status want, const char *needle, struct apply_result *r)
 {
 	struct apply2_out out;
-	char err[256] = "", *before = full_dump(x->s), *after;
+	char err[256] = "", *before = tu_db_dump(x->s), *after;
 	enum apply_status st = apply_doc(x, d, o, r, &out, NULL, err);
 
 	if (st != want || strstr(err, needle) == NULL)
 		fail_msg("%s: status %d (want %d): %s", x->version, st, want, err);
 	assert_false(r->wrote);
-	after = full_dump(x->s);
+	after = tu_db_dump(x->s);
 	assert_string_equal(before, after);
 	apply2_out_free(&out);
 	free(before);
@@ -850,7 +814,7 @@ static void test_dry_run(void **state)
 	struct apply2_out out;
 	struct doc d;
 	static const uint8_t zero[32];
-	char err[256], *before = full_dump(x.s), *after;
+	char err[256], *before = tu_db_dump(x.s), *after;
 	(void)state;
 
 	doc_of(x.p, 1024, &d);
@@ -859,7 +823,7 @@ static void test_dry_run(void **state)
 	assert_true(r.jwt_changed);
 	assert_false(r.wrote);
 	assert_memory_equal(out.rows_hash, zero, 32); /* not verified */
-	after = full_dump(x.s);
+	after = tu_db_dump(x.s);
 	assert_string_equal(before, after);
 	apply2_out_free(&out);
 	free(before);
