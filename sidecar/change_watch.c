@@ -188,6 +188,44 @@ static int rehash_table(struct change_watch *w, sqlite3 *db, size_t i, bool *cha
 			  errlen);
 }
 
+/* After commits that wrote table i's pages: the rows on the leaf pages they
+ * wrote are read again, not the whole table, when every written page of it
+ * was a b-tree page (an overflow or freelist page cannot be traced to rows)
+ * and no row went away (ledger_rescan_rowids checks the count); otherwise
+ * the whole table. The page set is renewed either way. */
+static int retrace_table(struct change_watch *w, sqlite3 *db, size_t i, bool *changed, char *err,
+			 size_t errlen)
+{
+	struct watched *t = &w->t[i];
+	int64_t *rowids = NULL;
+	size_t n = 0;
+	bool traceable = true, complete = false;
+	int rc = 0;
+
+	for (size_t k = 0; traceable && k < w->written.nopaque; k++)
+		traceable = !wal_pages_has(t->pages, t->npages, w->written.opaque[k]);
+	if (traceable && (rowids = malloc((w->written.nrows + 1) * sizeof(int64_t))) == NULL)
+		return errf(err, errlen, "out of memory");
+	/* Every written leaf's rows, not only those on pages t had: a row can
+	 * move to a page t just acquired (a split); another table's rowids only
+	 * cost a lookup that finds the same row unchanged, or none. */
+	for (size_t k = 0; traceable && k < w->written.nrows; k++)
+		rowids[n++] = w->written.rows[k].rowid;
+	if (traceable)
+		rc = ledger_rescan_rowids(w->ledger, db, &w->s.tables[i], rowids, n, changed,
+					  &complete, err, errlen);
+	free(rowids);
+	if (rc == -1)
+		return -1;
+	if (!complete)
+		return rehash_table(w, db, i, changed, err, errlen);
+	w->stats.tables_traced++;
+	if ((w->faults & CHANGE_WATCH_FAULT_STALE_PAGES) && t->pages != NULL)
+		return 0;
+	return load_pages(db, w->s.tables[i].name, w->faults & CHANGE_WATCH_FAULT_NO_OVERFLOW, t, err,
+			  errlen);
+}
+
 /* The JWT key is in the content hash, and may live in a file: read it on
  * every look, as the full hash did. */
 static int check_jwk(struct change_watch *w, sqlite3 *db, const struct jwt_store_cfg *keys,
@@ -246,8 +284,9 @@ static int check_locked(struct change_watch *w, sqlite3 *db, const struct jwt_st
 			return -1;
 	}
 	for (size_t i = 0; i < w->s.ntables; i++) {
-		if ((full != NULL || was_written(&w->t[i], &w->written)) &&
-		    rehash_table(w, db, i, &changed, err, errlen) == -1)
+		if (full != NULL ? rehash_table(w, db, i, &changed, err, errlen) == -1
+				 : was_written(&w->t[i], &w->written) &&
+					   retrace_table(w, db, i, &changed, err, errlen) == -1)
 			return -1;
 	}
 	if (check_jwk(w, db, keys, &changed, err, errlen) == -1)
@@ -304,6 +343,32 @@ static const char *scan_in_txn(struct change_watch *w, sqlite3 *db)
 		wal_pages_free(&more);
 		return why != NULL ? why : "WAL moved during the look";
 	}
+	for (size_t i = 0; i < more.nrows; i++) {
+		if (w->written.nrows == w->written.caprows) {
+			size_t ncap = w->written.caprows == 0 ? 64 : w->written.caprows * 2;
+			struct wal_leaf_row *n = realloc(w->written.rows, ncap * sizeof(*n));
+			if (n == NULL) {
+				wal_pages_free(&more);
+				return "out of memory";
+			}
+			w->written.rows = n;
+			w->written.caprows = ncap;
+		}
+		w->written.rows[w->written.nrows++] = more.rows[i];
+	}
+	for (size_t i = 0; i < more.nopaque; i++) {
+		if (w->written.nopaque == w->written.capopaque) {
+			size_t ncap = w->written.capopaque == 0 ? 16 : w->written.capopaque * 2;
+			uint32_t *n = realloc(w->written.opaque, ncap * sizeof(*n));
+			if (n == NULL) {
+				wal_pages_free(&more);
+				return "out of memory";
+			}
+			w->written.opaque = n;
+			w->written.capopaque = ncap;
+		}
+		w->written.opaque[w->written.nopaque++] = more.opaque[i];
+	}
 	for (size_t i = 0; i < more.n; i++) {
 		if (w->written.n == w->written.cap) {
 			size_t ncap = w->written.cap == 0 ? 64 : w->written.cap * 2;
@@ -351,6 +416,8 @@ int change_watch_check_open(struct change_watch *w, sqlite3 *db, const struct jw
 		full = late;
 	if (w->written.n > 1) /* was_written wants them sorted; both scans' pages are */
 		qsort(w->written.pgno, w->written.n, sizeof(uint32_t), cmp_pages);
+	if (w->written.nopaque > 1)
+		qsort(w->written.opaque, w->written.nopaque, sizeof(uint32_t), cmp_pages);
 	rc = check_locked(w, db, keys, full, err, errlen);
 	if (rc == -1)
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

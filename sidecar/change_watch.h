@@ -1,15 +1,18 @@
 /* change_watch: the primary's answer to "did the durable content change
  * since the last look?", at the cost of what changed rather than of the
- * whole database. It keeps, per durable table, a digest of its shipped rows
- * and the set of pages its b-tree and indexes occupy (from dbstat); the
- * commits since the last look (wal_scan.c) name the pages they wrote, and a
- * table is re-hashed only when one of them was its own (a change to a
- * b-tree always writes a page that was the b-tree's before). Only when a
- * digest, the JWT key or the schema moved does it compute the content hash
- * (export.c) again, in the same read transaction. Whenever that reasoning
- * cannot be trusted (no WAL, WAL restarted past unread frames, schema or
- * journal mode changed, no dbstat) and every CHANGE_WATCH_VERIFY_MS anyway,
- * it re-hashes every table. It never writes the database. */
+ * whole database. It keeps, per durable table, the set of pages its b-tree
+ * and indexes occupy (from dbstat) and drives the ledger (ledger.h: a
+ * digest per shipped row); the commits since the last look (wal_scan.c)
+ * name the pages they wrote and the rowids on the leaf pages among them. A
+ * table is looked at only when one of its pages was written (a change to a
+ * b-tree always writes a page that was the b-tree's before), and then only
+ * at the rows on the written leaf pages, unless a change cannot be traced
+ * to rows (an overflow or freelist page, rows gone) and the table is read
+ * whole. The content hash comes from the ledger's sums, in the same read
+ * transaction. Whenever the reasoning cannot be trusted (no WAL, WAL
+ * restarted past unread frames, schema or journal mode changed, no dbstat)
+ * and every CHANGE_WATCH_VERIFY_MS anyway, it reads every table whole. It
+ * never writes the database. */
 #ifndef PIS_CHANGE_WATCH_H
 #define PIS_CHANGE_WATCH_H
 
@@ -24,7 +27,8 @@
 struct change_watch_stats {
 	uint64_t checks;	  /* calls */
 	uint64_t full;		  /* of which re-hashed every table */
-	uint64_t tables_rehashed; /* table digests computed */
+	uint64_t tables_rehashed; /* tables read whole */
+	uint64_t tables_traced;	  /* tables read only at the rows the commits' leaf pages hold */
 	uint64_t exports;	  /* content hashes computed */
 	const char *full_reason;  /* why the last full re-hash happened (static) */
 };

@@ -33,6 +33,15 @@ void ledger_free(struct ledger *l);
  * from). Returns 0, or -1 with err (the ledger then forgets the journal). */
 int ledger_rescan(struct ledger *l, sqlite3 *db, const struct schema_table *t, bool *changed,
 		  char *err, size_t errlen);
+/* The same for the rows with these rowids only (a rowid table whose changes
+ * the caller traced to them: the cells of the leaf pages the commits
+ * wrote). Rows gone from the table cannot be traced that way: when the
+ * table's shipped row count is not what the ledger then holds, *complete
+ * is false and the caller must ledger_rescan the table. Also false when the
+ * table was never read whole. */
+int ledger_rescan_rowids(struct ledger *l, sqlite3 *db, const struct schema_table *t,
+			 const int64_t *rowids, size_t n, bool *changed, bool *complete, char *err,
+			 size_t errlen);
 /* Tables the ledger knows but s no longer has: their rows count as removed
  * (*changed). Call after a schema load. */
 void ledger_retain(struct ledger *l, const struct schema *s, bool *changed);

@@ -155,6 +155,73 @@ static int pages_add(struct wal_pages *p, uint32_t pgno)
 	return 0;
 }
 
+/* One varint at p (at most 9 bytes, within end); 0 when it runs past end. */
+static size_t varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (size_t i = 0; i < 9; i++) {
+		if (p + i >= end)
+			return 0;
+		if (i == 8) {
+			*v = (*v << 8) | p[i];
+			return 9;
+		}
+		*v = (*v << 7) | (p[i] & 0x7f);
+		if (!(p[i] & 0x80))
+			return i + 1;
+	}
+	return 0;
+}
+
+static int opaque_add(struct wal_pages *p, uint32_t pgno)
+{
+	if (p->nopaque == p->capopaque) {
+		size_t ncap = p->capopaque == 0 ? 16 : p->capopaque * 2;
+		uint32_t *n = realloc(p->opaque, ncap * sizeof(*n));
+		if (n == NULL)
+			return -1;
+		p->opaque = n;
+		p->capopaque = ncap;
+	}
+	p->opaque[p->nopaque++] = pgno;
+	return 0;
+}
+
+/* The rowids of a table-leaf image (SQLite's file format, section 1.6),
+ * or, for an image of no b-tree type, the page as opaque. A malformed leaf
+ * counts as opaque too. */
+static int page_rows(struct wal_pages *p, uint32_t pgno, const uint8_t *img, uint32_t pgsz)
+{
+	const uint8_t *h = img + (pgno == 1 ? 100 : 0), *end = img + pgsz;
+	uint32_t ncells;
+
+	if (h[0] == 0x02 || h[0] == 0x05 || h[0] == 0x0a)
+		return 0; /* interior and index pages: a row change also writes its leaf */
+	if (h[0] != 0x0d)
+		return opaque_add(p, pgno);
+	ncells = (uint32_t)h[3] << 8 | h[4];
+	if (h + 8 + 2 * (size_t)ncells > end)
+		return opaque_add(p, pgno);
+	for (uint32_t i = 0; i < ncells; i++) {
+		uint32_t off = (uint32_t)h[8 + 2 * i] << 8 | h[9 + 2 * i];
+		uint64_t len, rowid;
+		size_t a, b;
+		if (off >= pgsz || (a = varint(img + off, end, &len)) == 0 ||
+		    (b = varint(img + off + a, end, &rowid)) == 0)
+			return opaque_add(p, pgno);
+		if (p->nrows == p->caprows) {
+			size_t ncap = p->caprows == 0 ? 64 : p->caprows * 2;
+			struct wal_leaf_row *n = realloc(p->rows, ncap * sizeof(*n));
+			if (n == NULL)
+				return -1;
+			p->rows = n;
+			p->caprows = ncap;
+		}
+		p->rows[p->nrows++] = (struct wal_leaf_row){pgno, (int64_t)rowid};
+	}
+	return 0;
+}
+
 /* Frames from+1..to of w, all of which must be valid and to a commit:
  * their pages go to pages (when not NULL), *s ends at frame to. */
 static int scan_published(struct wal_file *w, uint32_t from, uint32_t to, uint32_t s[2],
@@ -163,7 +230,8 @@ static int scan_published(struct wal_file *w, uint32_t from, uint32_t to, uint32
 	for (uint32_t i = from + 1; i <= to; i++) {
 		if (frame_read(w, i, w->salt, s) != FRAME_OK)
 			return -1;
-		if (pages != NULL && pages_add(pages, get_be32(w->buf)) == -1)
+		if (pages != NULL && (pages_add(pages, get_be32(w->buf)) == -1 ||
+				      page_rows(pages, get_be32(w->buf), w->buf + FRAME_HDR, w->pgsz) == -1))
 			return -1;
 	}
 	return to == from || get_be32(w->buf + 4) != 0 ? 0 : -1;
@@ -187,12 +255,14 @@ static int scan_old_tail(struct wal_file *w, const struct wal_pos *pos, struct w
 			return -1;
 		if (fs != FRAME_OK)
 			break;
-		if (pages_add(pages, get_be32(w->buf)) == -1)
+		if (pages_add(pages, get_be32(w->buf)) == -1 ||
+		    page_rows(pages, get_be32(w->buf), w->buf + FRAME_HDR, w->pgsz) == -1)
 			return -1;
 		if (get_be32(w->buf + 4) != 0)
 			committed = pages->n;
 	}
-	pages->n = committed; /* frames after the last commit never committed */
+	pages->n = committed; /* frames after the last commit never committed (their rows and
+			       * opaque pages stay: a superset is harmless) */
 	return 0;
 }
 
@@ -271,6 +341,8 @@ enum wal_scan_result wal_scan(sqlite3 *db, struct wal_pos *pos, struct wal_pages
 	int rc = 0;
 
 	pages->n = 0;
+	pages->nrows = 0;
+	pages->nopaque = 0;
 	*why = NULL;
 	if (read_shm_hdr(db, &sh) == -1)
 		return rescan(db, NULL, pos, why, "no readable wal-index");
@@ -296,12 +368,23 @@ enum wal_scan_result wal_scan(sqlite3 *db, struct wal_pos *pos, struct wal_pages
 	if (rc == -1)
 		return rescan(db, &sh, pos, why, "WAL frames since the last look not all readable");
 	pages_sort(pages);
+	if (pages->nopaque > 1) {
+		qsort(pages->opaque, pages->nopaque, sizeof(uint32_t), cmp_u32);
+		size_t k = 0;
+		for (size_t i = 1; i < pages->nopaque; i++) {
+			if (pages->opaque[i] != pages->opaque[k])
+				pages->opaque[++k] = pages->opaque[i];
+		}
+		pages->nopaque = k + 1;
+	}
 	return WAL_SCAN_PAGES;
 }
 
 void wal_pages_free(struct wal_pages *p)
 {
 	free(p->pgno);
+	free(p->rows);
+	free(p->opaque);
 	memset(p, 0, sizeof(*p));
 }
 

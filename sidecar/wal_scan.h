@@ -28,6 +28,17 @@ struct wal_pos {
 struct wal_pages {
 	size_t n, cap;
 	uint32_t *pgno; /* sorted, unique after wal_scan */
+	/* From the page images of those frames: the rowid of every cell of
+	 * every table-leaf image (pgno, rowid pairs, any order, repeats), and
+	 * the pages that had an image of no b-tree type (overflow, freelist):
+	 * a change to those cannot be traced to rows. */
+	size_t nrows, caprows;
+	struct wal_leaf_row {
+		uint32_t pgno;
+		int64_t rowid;
+	} *rows;
+	size_t nopaque, capopaque;
+	uint32_t *opaque; /* sorted, unique */
 };
 
 enum wal_scan_result {
