@@ -528,6 +528,13 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 	payloads(&s, fulls0 + deltas0 + changes, &fulls, &deltas);
 	fulls -= fulls0;
 	deltas -= deltas0;
+	/* The first change after the initial sync, and the worst of the others:
+	 * the first often meets a look that reads every table whole (the WAL
+	 * restarted since the initial sync's look), which the p99 of few
+	 * changes then is. */
+	double first_ms = lat[0], rest_max_ms = 0;
+	for (int i = 1; i < changes; i++)
+		rest_max_ms = lat[i] > rest_max_ms ? lat[i] : rest_max_ms;
 	qsort(lat, (size_t)changes, sizeof(double), cmp_double);
 	qsort(wire, (size_t)changes, sizeof(double), cmp_double);
 	if (!durable_identical(pdb, sdb))
@@ -546,13 +553,15 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		       "daemon_durable_identical\t1\n"
 		       "daemon_initial_sync_ms\t%.1f\ndaemon_initial_wire_bytes\t%ld\n"
 		       "change_wire_bytes_p50\t%.0f\nchange_wire_bytes_max\t%.0f\n"
-		       "change_payloads_delta\t%ld\nchange_payloads_full\t%ld\n",
+		       "change_payloads_delta\t%ld\nchange_payloads_full\t%ld\n"
+		       "change_visible_first_ms\t%.1f\nchange_visible_max_after_first_ms\t%.1f\n",
 		       users, changes, lat[changes / 2], lat[(changes * 99) / 100], lat[changes - 1], bytes,
 		       cpu_ms, status_kib(p.pid, "VmRSS"), status_kib(s.pid, "VmRSS"),
 		       status_kib(p.pid, "RssAnon"), status_kib(s.pid, "RssAnon"),
 		       status_kib(p.pid, "RssFile"), status_kib(s.pid, "RssFile"), heap_anon_kib(p.pid),
 		       heap_anon_kib(s.pid), rollup_kib(p.pid, "Pss:"), rollup_kib(s.pid, "Pss:"),
-		       initial_ms, initial_wire, wire[changes / 2], wire[changes - 1], deltas, fulls);
+		       initial_ms, initial_wire, wire[changes / 2], wire[changes - 1], deltas, fulls,
+		       first_ms, rest_max_ms);
 	} else {
 		printf("\nTwo daemons on loopback (%d users, %d changes, release build of %s)\n", users, changes, bin);
 		printf("  %-40s %10s   %s\n", "measure", "value", "target");
@@ -561,6 +570,8 @@ int bench_daemon_main(const char *bin, const char *schema_path, const char *dir,
 		printf("  %-40s %8.1f ms   -\n", "change visible on secondary, p50", lat[changes / 2]);
 		printf("  %-40s %8.1f ms   <= 250 ms (at 100k)\n", "change visible on secondary, p99", lat[(changes * 99) / 100]);
 		printf("  %-40s %8.1f ms   -\n", "change visible on secondary, max", lat[changes - 1]);
+		printf("  %-40s %8.1f ms   -\n", "  the first change after the initial sync", first_ms);
+		printf("  %-40s %8.1f ms   -\n", "  the worst of the other changes", rest_max_ms);
 		printf("  %-40s %8.0f B    <= 4096 B\n", "one change on the wire, p50", wire[changes / 2]);
 		printf("  %-40s %8.0f B    <= 4096 B\n", "one change on the wire, max", wire[changes - 1]);
 		printf("  %-40s %5ld / %ld  (payloads the secondary received for the changes)\n",

@@ -80,6 +80,7 @@ check_keys "$out" daemon_users daemon_changes change_visible_p50_ms change_visib
 	idle_heap_anon_secondary_kib idle_pss_primary_kib idle_pss_secondary_kib \
 	daemon_durable_identical daemon_initial_sync_ms daemon_initial_wire_bytes \
 	change_wire_bytes_p50 change_wire_bytes_max change_payloads_delta change_payloads_full \
+	change_visible_first_ms change_visible_max_after_first_ms \
 	login_load_per_s login_load_seconds login_load_warmup_seconds login_load_writes \
 	login_load_primary_cpu_pct login_load_generation_moved
 grep -qx 'daemon_durable_identical	1' "$out"
