@@ -797,27 +797,6 @@ static long find_key(const struct table_plan *tp, const struct pl_value *key)
 	return -1;
 }
 
-static int count_shipped(sqlite3 *db, const struct schema_table *t, size_t *n)
-{
-	char *sql = export_scan_sql(t), *cnt;
-	sqlite3_stmt *q;
-	int rc;
-
-	if (sql == NULL)
-		return -1;
-	cnt = sqlite3_mprintf("SELECT count(*) FROM (%s)", sql);
-	sqlite3_free(sql);
-	if (cnt == NULL || sqlite3_prepare_v2(db, cnt, -1, &q, NULL) != SQLITE_OK) {
-		sqlite3_free(cnt);
-		return -1;
-	}
-	sqlite3_free(cnt);
-	rc = sqlite3_step(q);
-	*n = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(q, 0) : 0;
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
 /* A changes record: upserts of its rows, deletes of its keys, against the
  * named local rows only. The named rows are few, so a linear search serves
  * for small deltas; a keymap for large ones (rows and deleted keys alike). */
@@ -863,9 +842,12 @@ static int plan_changes_table(sqlite3 *db, struct plan *pl, struct table_plan *t
 	keymap_free(&m);
 	tp->ntotal = tp->nlocal;
 	if (tp->ndel > 0 && (strcmp(tp->st->name, "users") == 0 ||
-			     strcmp(tp->st->name, "webauthn_credentials") == 0) &&
-	    count_shipped(db, tp->st, &tp->ntotal) == -1)
-		return errf(err, errlen, "cannot count %s: %s", tp->st->name, sqlite3_errmsg(db));
+			     strcmp(tp->st->name, "webauthn_credentials") == 0)) {
+		uint64_t total;
+		if (export_count_rows(db, tp->st, &total) == -1)
+			return errf(err, errlen, "cannot count %s: %s", tp->st->name, sqlite3_errmsg(db));
+		tp->ntotal = (size_t)total;
+	}
 	*st = APPLY_OK;
 	return 0;
 }

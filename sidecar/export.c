@@ -68,6 +68,27 @@ char *export_select_by_key_sql(const struct schema_table *t)
 	return sql;
 }
 
+int export_count_rows(sqlite3 *db, const struct schema_table *t, uint64_t *n)
+{
+	char *sql = export_scan_sql(t), *cnt;
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sql == NULL)
+		return -1;
+	cnt = sqlite3_mprintf("SELECT count(*) FROM (%s)", sql);
+	sqlite3_free(sql);
+	if (cnt == NULL || sqlite3_prepare_v2(db, cnt, -1, &q, NULL) != SQLITE_OK) {
+		sqlite3_free(cnt);
+		return -1;
+	}
+	sqlite3_free(cnt);
+	rc = sqlite3_step(q);
+	*n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
 static int table_init(struct pl_table *pt, const struct schema_table *t)
 {
 	pt->name = strdup(t->name);

@@ -38,6 +38,8 @@ char *export_select_sql(const struct schema_table *t);
  * TEXT key walks its index and costs 15x at 100,000 users), for readers to
  * whom order means nothing. */
 char *export_scan_sql(const struct schema_table *t);
+/* How many shipped rows t has (node-local rows excluded). Returns 0 or -1. */
+int export_count_rows(sqlite3 *db, const struct schema_table *t, uint64_t *n);
 /* The same for the one row whose key columns equal ?1..?nkey (in key order). */
 char *export_select_by_key_sql(const struct schema_table *t);
 

@@ -43,25 +43,6 @@ static int emit_header(struct doc2_header *h, sqlite3 *db, const struct schema *
 	return emit(out, rec, len, err, errlen);
 }
 
-static int count_rows(sqlite3 *db, const struct schema_table *t, uint64_t *n, char *err, size_t errlen)
-{
-	char *sql = sqlite3_mprintf("SELECT count(*) FROM main.\"%w\"%s%s%s", t->name,
-				    t->local_rows ? " WHERE coalesce((" : "",
-				    t->local_rows ? t->local_rows : "", t->local_rows ? "), 0) = 0" : "");
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		sqlite3_free(sql);
-		return errf(err, errlen, "cannot count %s: %s", t->name, sqlite3_errmsg(db));
-	}
-	sqlite3_free(sql);
-	rc = sqlite3_step(st);
-	*n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : errf(err, errlen, "cannot count %s: %s", t->name, sqlite3_errmsg(db));
-}
-
 static int table_shell(struct pl_table *pt, const struct schema_table *t)
 {
 	memset(pt, 0, sizeof(*pt));
@@ -166,8 +147,8 @@ int export2_full(sqlite3 *db, const struct schema *s, const struct jwt_store_cfg
 
 	for (size_t i = 0; i < s->ntables; i++) {
 		uint64_t n;
-		if (count_rows(db, &s->tables[i], &n, err, errlen) == -1)
-			return -1;
+		if (export_count_rows(db, &s->tables[i], &n) == -1)
+			return errf(err, errlen, "cannot count %s: %s", s->tables[i].name, sqlite3_errmsg(db));
 		records += n == 0 ? 1 : (n + DOC2_ROWS_PER_RECORD - 1) / DOC2_ROWS_PER_RECORD;
 	}
 	h->kind = DOC2_FULL;
@@ -268,8 +249,8 @@ int export2_delta(sqlite3 *db, const struct schema *s, const struct jwt_store_cf
 		if (!travels_whole(t)) {
 			records++;
 		} else {
-			if (count_rows(db, t, &n, err, errlen) == -1)
-				return -1;
+			if (export_count_rows(db, t, &n) == -1)
+				return errf(err, errlen, "cannot count %s: %s", t->name, sqlite3_errmsg(db));
 			records += n == 0 ? 1 : (n + DOC2_ROWS_PER_RECORD - 1) / DOC2_ROWS_PER_RECORD;
 		}
 	}

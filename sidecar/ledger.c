@@ -380,13 +380,42 @@ static int note(struct ledger *l, size_t table, const uint8_t *k, size_t len)
 	return keylist_add(&l->pending, (uint32_t)table, k, len);
 }
 
+/* One row of the current statement into t's index, recorded (record) when
+ * new or changed. Returns 0, 1 when this pass already took a row with that
+ * key, or -1 out of memory. */
+static int take_row(struct ledger *l, struct ltable *t, size_t ti, const struct schema_table *st,
+		    sqlite3_stmt *q, uint8_t **kb, size_t *kcap, bool record, bool *changed)
+{
+	uint8_t d[32];
+	size_t klen;
+	long e;
+
+	if (key_bytes(st, q, kb, kcap, &klen) == -1 || rowhash_stmt(l->rh, st, q, d) == -1)
+		return -1;
+	e = find(t, *kb, klen, hash_bytes(*kb, klen));
+	if (e >= 0 && t->e[e].epoch == t->epoch)
+		return 1;
+	if (e >= 0) {
+		t->e[e].epoch = t->epoch;
+		if (memcmp(t->e[e].d, d, 32) == 0)
+			return 0;
+		lthash_sub(l->rh, &t->sum, t->e[e].d);
+		memcpy(t->e[e].d, d, 32);
+	} else if (insert(t, *kb, klen, d) < 0) {
+		return -1;
+	}
+	lthash_add(l->rh, &t->sum, d);
+	*changed = true;
+	return record ? note(l, ti, *kb, klen) : 0;
+}
+
 static int rescan(struct ledger *l, sqlite3 *db, const struct schema_table *st, bool *changed,
 		  char *err, size_t errlen)
 {
 	struct ltable *t = table_of(l, st->name);
 	char *sql = export_scan_sql(st);
-	uint8_t *kb = NULL, d[32];
-	size_t kcap = 0, klen;
+	uint8_t *kb = NULL;
+	size_t kcap = 0;
 	sqlite3_stmt *q;
 	bool first;
 	size_t ti;
@@ -412,27 +441,13 @@ static int rescan(struct ledger *l, sqlite3 *db, const struct schema_table *st, 
 	}
 	sqlite3_free(sql);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		long e;
-		if (key_bytes(st, q, &kb, &kcap, &klen) == -1 || rowhash_stmt(l->rh, st, q, d) == -1)
-			break;
-		e = find(t, kb, klen, hash_bytes(kb, klen));
-		if (e >= 0 && t->e[e].epoch == t->epoch) {
+		int took = take_row(l, t, ti, st, q, &kb, &kcap, !first, changed);
+		if (took == 1) {
 			sqlite3_finalize(q);
 			free(kb);
 			return errf(err, errlen, "%s has two rows with one key", st->name);
 		}
-		if (e >= 0) {
-			t->e[e].epoch = t->epoch;
-			if (memcmp(t->e[e].d, d, 32) == 0)
-				continue;
-			lthash_sub(l->rh, &t->sum, t->e[e].d);
-			memcpy(t->e[e].d, d, 32);
-		} else if (insert(t, kb, klen, d) < 0) {
-			break;
-		}
-		lthash_add(l->rh, &t->sum, d);
-		*changed = true;
-		if (!first && note(l, ti, kb, klen) == -1)
+		if (took == -1)
 			break;
 	}
 	sqlite3_finalize(q);
@@ -460,53 +475,6 @@ static int rescan(struct ledger *l, sqlite3 *db, const struct schema_table *st, 
 	return 0;
 }
 
-/* One row of the current statement into t's index: recorded when new or
- * changed. Returns 0, or -1 out of memory. */
-static int take_row(struct ledger *l, struct ltable *t, size_t ti, const struct schema_table *st,
-		    sqlite3_stmt *q, uint8_t **kb, size_t *kcap, bool *changed)
-{
-	uint8_t d[32];
-	size_t klen;
-	long e;
-
-	if (key_bytes(st, q, kb, kcap, &klen) == -1 || rowhash_stmt(l->rh, st, q, d) == -1)
-		return -1;
-	e = find(t, *kb, klen, hash_bytes(*kb, klen));
-	if (e >= 0) {
-		t->e[e].epoch = t->epoch;
-		if (memcmp(t->e[e].d, d, 32) == 0)
-			return 0;
-		lthash_sub(l->rh, &t->sum, t->e[e].d);
-		memcpy(t->e[e].d, d, 32);
-	} else if (insert(t, *kb, klen, d) < 0) {
-		return -1;
-	}
-	lthash_add(l->rh, &t->sum, d);
-	*changed = true;
-	return note(l, ti, *kb, klen);
-}
-
-static int count_shipped(sqlite3 *db, const struct schema_table *st, size_t *n)
-{
-	char *sql = export_scan_sql(st), *cnt;
-	sqlite3_stmt *q;
-	int rc;
-
-	if (sql == NULL)
-		return -1;
-	cnt = sqlite3_mprintf("SELECT count(*) FROM (%s)", sql);
-	sqlite3_free(sql);
-	if (cnt == NULL || sqlite3_prepare_v2(db, cnt, -1, &q, NULL) != SQLITE_OK) {
-		sqlite3_free(cnt);
-		return -1;
-	}
-	sqlite3_free(cnt);
-	rc = sqlite3_step(q);
-	*n = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(q, 0) : 0;
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
 int ledger_rescan_rowids(struct ledger *l, sqlite3 *db, const struct schema_table *st,
 			 const int64_t *rowids, size_t n, bool *changed, bool *complete, char *err,
 			 size_t errlen)
@@ -515,7 +483,8 @@ int ledger_rescan_rowids(struct ledger *l, sqlite3 *db, const struct schema_tabl
 	char *sql, *by;
 	sqlite3_stmt *q;
 	uint8_t *kb = NULL;
-	size_t kcap = 0, count;
+	size_t kcap = 0;
+	uint64_t count;
 	int rc = SQLITE_DONE;
 
 	*complete = false;
@@ -534,7 +503,8 @@ int ledger_rescan_rowids(struct ledger *l, sqlite3 *db, const struct schema_tabl
 		sqlite3_bind_int64(q, 1, rowids[i]);
 		rc = sqlite3_step(q);
 		if (rc == SQLITE_ROW)
-			rc = take_row(l, t, (size_t)(t - l->t), st, q, &kb, &kcap, changed) == -1
+			/* a rowid named twice (two images of one page) is taken once */
+			rc = take_row(l, t, (size_t)(t - l->t), st, q, &kb, &kcap, true, changed) == -1
 				     ? SQLITE_NOMEM : SQLITE_DONE;
 		sqlite3_reset(q);
 	}
@@ -545,7 +515,7 @@ int ledger_rescan_rowids(struct ledger *l, sqlite3 *db, const struct schema_tabl
 		return errf(err, errlen, "cannot read %s: %s", st->name,
 			    rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
 	}
-	if (count_shipped(db, st, &count) == -1)
+	if (export_count_rows(db, st, &count) == -1)
 		return errf(err, errlen, "cannot count %s: %s", st->name, sqlite3_errmsg(db));
 	*complete = count == t->n; /* fewer: rows went away (or a key moved); read it whole */
 	return 0;
